@@ -33,7 +33,7 @@ OPT     ?= -O1 -g -fno-omit-frame-pointer
 SANFLAGS := -fsanitize=$(SAN) -fno-sanitize-recover=all -DMRD_POOL_MALLOC=1
 endif
 
-CPPFLAGS += -D_GNU_SOURCE -Isrc -I$(LLHTTP_INC) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CPPFLAGS += -D_GNU_SOURCE -DLLHTTP_STRICT_MODE=1 -Isrc -I$(LLHTTP_INC) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS   += $(OPT) $(SANFLAGS) -pthread -MMD -MP
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 LDFLAGS  += $(SANFLAGS)
@@ -48,15 +48,10 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 
 .PHONY: all deps run test unit integ fuzz bench clean fmt
-all: $(BUILD)/meridian $(BUILD)/meridian-origin
+all: $(BUILD)/meridian
 
 $(BUILD)/meridian: $(OBJS) $(LLHTTP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-
-# A small origin server for the quickstart and the integration tests.
-$(BUILD)/meridian-origin: tools/origin.c
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< -pthread
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -65,7 +60,7 @@ $(BUILD)/%.o: %.c
 # llhttp's generated C is compiled in from the node-llhttp package, as shipped.
 $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(@D)
-	$(CC) -I$(LLHTTP_INC) $(OPT) $(SANFLAGS) -w -c -o $@ $<
+	$(CC) -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC) $(OPT) $(SANFLAGS) -w -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(LLHTTP_OBJS)
 	@mkdir -p $(@D)
@@ -82,8 +77,7 @@ unit: $(UNIT_BINS)
 	@sh tools/run-unit.sh $(UNIT_BINS)
 
 integ: all
-	MERIDIAN_BIN=$(CURDIR)/$(BUILD)/meridian MERIDIAN_ORIGIN=$(CURDIR)/$(BUILD)/meridian-origin \
-	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integ
+	MERIDIAN_BIN=$(CURDIR)/$(BUILD)/meridian $(PYTHON) -m pytest -q -p no:cacheprovider tests/integ
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
@@ -102,7 +96,7 @@ build/fuzz/obj/%.o: %.c
 	clang $(CPPFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -pthread $(WARN) -c -o $@ $<
 build/fuzz/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(@D)
-	clang -I$(LLHTTP_INC) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -w -c -o $@ $<
+	clang -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -w -c -o $@ $<
 build/fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJS) $(LLHTTP_OBJS:$(BUILD)/llhttp/%=build/fuzz/obj/llhttp/%)
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -pthread -o $@ $^ $(LDLIBS)

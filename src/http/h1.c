@@ -52,9 +52,20 @@ static int h1_on_status(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+/* RFC 9110 5.6.2 tchar. */
+static bool h1_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
 static int h1_on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct mrd_h1_msg *m = p->data;
+
+    for (size_t i = 0; i < len; i++)
+        if (!h1_tchar((unsigned char)at[i]))
+            return H1_FAIL(m, h1_fail_status(m, 400), "invalid character in a header name");
 
     if (m->last_cb != 1) {
         if (m->n_hdrs >= m->max_headers)
@@ -81,6 +92,8 @@ static int h1_on_header_value(llhttp_t *p, const char *at, size_t len)
         if ((c < 0x20 && c != '\t') || c == 0x7f)
             return H1_FAIL(m, h1_fail_status(m, 400), "control character in a header value");
     }
+    if (m->last_cb == 4)
+        return H1_FAIL(m, h1_fail_status(m, 400), "obsolete line folding in a header");
     if (m->last_cb != 2) {
         h->value = (struct mrd_h1_span){ (uint32_t)(at - m->base), 0 };
         m->last_cb = 2;
@@ -92,13 +105,15 @@ static int h1_on_header_value(llhttp_t *p, const char *at, size_t len)
 static int h1_on_header_value_complete(llhttp_t *p)
 {
     struct mrd_h1_msg *m = p->data;
-    m->last_cb = 0;
+    m->last_cb = 4; /* more value bytes before the next field would be obs-fold */
     return 0;
 }
 
 static int h1_on_header_field_complete(llhttp_t *p)
 {
     struct mrd_h1_msg *m = p->data;
+    if (m->last_cb != 1 || m->hdrs[m->n_hdrs - 1].name.len == 0)
+        return H1_FAIL(m, h1_fail_status(m, 400), "empty header name");
     /* A field with an empty value gets no value callback: mark the field closed. */
     m->last_cb = 3;
     return 0;
@@ -485,9 +500,7 @@ static void h1_llhttp_error(struct mrd_h1_msg *m, llhttp_errno_t err)
     m->error_status = req ? 400 : 502;
     switch (err) {
     case HPE_INVALID_VERSION:
-        m->why = "invalid HTTP version";
-        if (req)
-            m->error_status = 505;
+        m->why = "invalid HTTP version or request line";
         break;
     case HPE_INVALID_METHOD:
         m->why = "invalid method";
@@ -534,7 +547,9 @@ enum mrd_h1_ret mrd_h1_feed(struct mrd_h1_msg *m, const char *buf, uint32_t *pos
     if (m->state == MRD_H1_DONE)
         return MRD_H1_COMPLETE;
     m->base = buf;
-    if (*pos >= end)
+    /* Right after the head a zero-length run is still useful: it lets llhttp finish a
+     * message that has no body. */
+    if (*pos >= end && m->state != MRD_H1_BODY)
         return MRD_H1_NEED_MORE;
 
     llhttp_errno_t err = llhttp_execute(&m->parser, buf + *pos, end - *pos);

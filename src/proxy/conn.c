@@ -1,0 +1,1234 @@
+/* The connection engine. Each event only records readiness and calls conn_pump(), which
+ * moves bytes in every direction that can make progress until none can. Reads and writes
+ * are attempted only when the kernel said they may succeed, so a small keep-alive request
+ * costs two reads and two writes. */
+#include "proxy/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "core/log.h"
+#include "modules.h"
+#include "proxy/proxy.h"
+
+#define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+#define CONN_ARENA_CHUNK 8192
+#define CONN_LINGER_MS 1000
+#define RETRY_MAX 1
+
+static void conn_pump(struct mrd_cconn *c);
+static void conn_free(struct mrd_cconn *c);
+
+/* ---------------------------------------------------------------- upstream side */
+
+static void up_close(struct mrd_uconn *u)
+{
+    struct mrd_worker *w = u->w;
+    if (u->io.fd >= 0) {
+        close(u->io.fd); /* closing removes it from epoll */
+        u->io.fd = -1;
+    }
+    mrd_timer_stop(&w->loop.wheel, &u->timer);
+    if (mrd_list_linked(&u->link)) {
+        mrd_list_del(&u->link);
+        u->up->n_idle--;
+    }
+    mrd_buf_put(&w->bufs, u->rx);
+    u->rx = NULL;
+    free(u);
+}
+
+static void up_idle_expired(struct mrd_timer *t, uint64_t now)
+{
+    (void)now;
+    up_close(MRD_CONTAINER_OF(t, struct mrd_uconn, timer));
+}
+
+static void up_on_io(struct mrd_io *io, uint32_t ev)
+{
+    struct mrd_uconn *u = MRD_CONTAINER_OF(io, struct mrd_uconn, io);
+    if (!u->c) {
+        /* An idle pooled connection that became readable: the origin closed it or sent
+         * bytes nobody asked for. Either way it cannot be reused. */
+        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+            up_close(u);
+        return;
+    }
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+        u->rd_ready = true;
+    if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+        if (u->connecting) {
+            int err = 0;
+            socklen_t len = sizeof(err);
+            getsockopt(u->io.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+            if (err) {
+                u->eof = true; /* handled as a failed attempt by the pump */
+                u->rd_ready = true;
+            }
+            u->connecting = false;
+        }
+    }
+    conn_pump(u->c);
+}
+
+/* Opens a new connection to <up>. NULL with errno set on failure. */
+static struct mrd_uconn *up_connect(struct mrd_worker *w, struct mrd_upool *up)
+{
+    struct mrd_uconn *u = calloc(1, sizeof(*u));
+    if (!u)
+        return NULL;
+    int fd = socket(up->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int e = errno;
+        free(u);
+        errno = e;
+        return NULL;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    u->io.fd = fd;
+    u->io.cb = up_on_io;
+    u->w = w;
+    u->up = up;
+    mrd_list_init(&u->link);
+    mrd_timer_init(&u->timer, up_idle_expired);
+    u->connect_start = w->loop.now_ms;
+    if (connect(fd, (struct sockaddr *)&up->ss, up->sslen) < 0) {
+        if (errno != EINPROGRESS) {
+            int e = errno;
+            close(fd);
+            free(u);
+            errno = e;
+            return NULL;
+        }
+        u->connecting = true;
+    }
+    if (mrd_loop_add(&w->loop, &u->io, CONN_EVENTS) < 0) {
+        int e = errno;
+        close(fd);
+        free(u);
+        errno = e;
+        return NULL;
+    }
+    return u;
+}
+
+/* Parks a finished connection in its pool, or closes it when the pool is full. */
+static void up_release(struct mrd_uconn *u, bool keep)
+{
+    struct mrd_worker *w = u->w;
+    struct mrd_upool *up = u->up;
+
+    u->c = NULL;
+    if (!keep || w->draining || up->n_idle >= up->max_idle || u->eof) {
+        up_close(u);
+        return;
+    }
+    mrd_buf_put(&w->bufs, u->rx); /* idle connections hold no buffer */
+    u->rx = NULL;
+    u->rd_ready = false;
+    mrd_list_add_head(&up->idle, &u->link);
+    up->n_idle++;
+    mrd_timer_set(&w->loop.wheel, &u->timer, w->loop.now_ms + up->idle_timeout_ms);
+}
+
+void mrd_conn_close_idle_upstreams(struct mrd_worker *w)
+{
+    struct mrd_list *l;
+    for (l = w->upools.next; l != &w->upools; l = l->next) {
+        struct mrd_upool *up = MRD_CONTAINER_OF(l, struct mrd_upool, link);
+        while (!mrd_list_empty(&up->idle))
+            up_close(MRD_CONTAINER_OF(up->idle.next, struct mrd_uconn, link));
+    }
+}
+
+/* ---------------------------------------------------------------- output helpers */
+
+/* Appends <len> bytes to the client output, keeping what has not been written yet. */
+static int c_out_append(struct mrd_cconn *c, const char *data, uint32_t len)
+{
+    uint32_t pending = c->cout_len - c->cout_off;
+    char *n = mrd_arena_alloc(&c->arena, pending + len);
+    if (!n)
+        return -1;
+    if (pending)
+        memcpy(n, c->cout + c->cout_off, pending);
+    memcpy(n + pending, data, len);
+    c->cout = n;
+    c->cout_len = pending + len;
+    c->cout_off = 0;
+    return 0;
+}
+
+static bool c_wants_close(const struct mrd_cconn *c)
+{
+    return c->close_after || c->w->draining || !c->req.keep_alive || c->req.conn_close;
+}
+
+/* Builds a whole response made by the gateway (fixed responses and errors). */
+static void c_local_response(struct mrd_cconn *c, int status, const char *ctype,
+                             const char *body, size_t len)
+{
+    char head[512];
+    struct mrd_txn *t = &c->txn;
+
+    if (c->u) {
+        up_close(c->u); /* whatever it was doing is abandoned */
+        c->u = NULL;
+    }
+    c->local = true;
+    c->rsp_started = true;
+    c->rsp_done = true;
+    t->status = status;
+    if (!c->req_done)
+        c->close_after = true; /* the rest of the request body is not read */
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "X-Request-Id: %s\r\nCache-Control: no-store\r\n%s\r\n",
+                     status, mrd_h1_reason(status), ctype ? ctype : "text/plain", len,
+                     t->request_id[0] ? t->request_id : "-",
+                     c_wants_close(c) ? "Connection: close\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof(head))
+        n = 0;
+    if (c_out_append(c, head, (uint32_t)n) < 0 ||
+        (!c->head_req && len && c_out_append(c, body, (uint32_t)len) < 0)) {
+        c->close_after = true;
+        return;
+    }
+    t->bytes_out += 0; /* counted when written */
+}
+
+void mrd_txn_respond(struct mrd_txn *txn, int status, const char *ctype, const char *body,
+                     size_t len)
+{
+    txn->local_status = status;
+    txn->local_ctype = ctype;
+    txn->local_body = body;
+    txn->local_body_len = len;
+}
+
+/* A gateway error page: says what happened and carries the request id. */
+static void c_error(struct mrd_cconn *c, int status, const char *why)
+{
+    char body[512];
+    int n = snprintf(body, sizeof(body), "%d %s: %s\nrequest id: %s\n", status,
+                     mrd_h1_reason(status), why ? why : "error",
+                     c->txn.request_id[0] ? c->txn.request_id : "-");
+    if (!c->txn.error)
+        c->txn.error = why;
+    if (status == 400 || status == 408 || status == 413 || status == 431 || status == 505 ||
+        status == 501 || status == 417)
+        c->close_after = true;
+    c_local_response(c, status, "text/plain", body, n > 0 ? (size_t)n : 0);
+}
+
+/* ---------------------------------------------------------------- transactions */
+
+static void c_gen_request_id(struct mrd_cconn *c)
+{
+    struct mrd_worker *w = c->w;
+    snprintf(c->txn.request_id, sizeof(c->txn.request_id), "%012llx%08llx",
+             (unsigned long long)(w->rid_prefix & 0xffffffffffffULL),
+             (unsigned long long)(++w->rid_seq & 0xffffffffULL));
+}
+
+/* Starts a transaction for a request whose head is not complete yet (errors need one). */
+static void c_txn_begin(struct mrd_cconn *c)
+{
+    struct mrd_txn *t = &c->txn;
+    struct mrd_worker *w = c->w;
+
+    memset(t, 0, sizeof(*t));
+    t->w = w;
+    t->gen = w->gen;
+    t->gen->refs++;
+    t->arena = &c->arena;
+    t->req = &c->req;
+    t->client_ip = c->peer_ip;
+    t->start_ms = w->loop.now_ms;
+    t->start_wall_us = mrd_clock_wall_us();
+    c->in_txn = true;
+    c->req_done = c->rsp_started = c->rsp_done = c->local = c->head_req = false;
+    c->cout = c->uout = NULL;
+    c->cout_len = c->cout_off = c->uout_len = c->uout_off = 0;
+}
+
+static void gen_unref(struct mrd_wgen *g)
+{
+    if (--g->refs == 0) {
+        mrd_cfg_unref(g->cfg);
+        free(g->pool_base);
+        free(g->rr_current);
+        free(g->upools);
+        free(g);
+    }
+}
+
+/* Copies request facts the phases and the log need into the arena. */
+static int c_txn_facts(struct mrd_cconn *c)
+{
+    struct mrd_txn *t = &c->txn;
+    struct mrd_h1_msg *m = &c->req;
+    const char *base = m->base;
+    const char *tg = base + m->target.off;
+    uint32_t tl = m->target.len;
+    const char *hs = NULL;
+    uint32_t hl = 0;
+
+    t->method = llhttp_method_name((llhttp_method_t)m->parser.method);
+    c->head_req = m->parser.method == HTTP_HEAD;
+    if (tl > 7 && (tg[0] == 'h' || tg[0] == 'H')) {
+        /* absolute-form: the authority wins over Host (RFC 9112 3.2.2) */
+        const char *a = tg + (tg[4] == ':' ? 7 : 8);
+        const char *e = tg + tl;
+        const char *p = a;
+        while (p < e && *p != '/' && *p != '?')
+            p++;
+        hs = a;
+        hl = (uint32_t)(p - a);
+        tl = (uint32_t)(e - p);
+        tg = tl ? p : "/";
+        if (!tl)
+            tl = 1;
+        if (m->host_idx >= 0)
+            m->hdrs[m->host_idx].skip = 1;
+    } else if (m->host_idx >= 0) {
+        hs = base + m->hdrs[m->host_idx].value.off;
+        hl = m->hdrs[m->host_idx].value.len;
+    }
+    char *host = mrd_arena_strndup(&c->arena, hs ? hs : "", hl);
+    char *path = mrd_arena_strndup(&c->arena, tg, tl);
+    if (!host || !path)
+        return -1;
+    /* strip the port and lower-case for matching; keep the raw authority for Host */
+    char *colon = host[0] == '[' ? strchr(host, ']') : host;
+    colon = colon ? strchr(colon, ':') : NULL;
+    char *raw = mrd_arena_strndup(&c->arena, host, hl);
+    if (!raw)
+        return -1;
+    if (colon)
+        *colon = 0;
+    for (char *p = host; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p + 32);
+    t->host = host;
+    t->path = path;
+    /* the raw authority is kept at host + strlen + 1 ... simpler: remember it here */
+    c->txn.local_ctype = NULL;
+    c->uout = raw; /* temporarily: consumed by c_build_upstream_head */
+    c->uout_len = hl;
+
+    int rid = mrd_h1_find(m, "x-request-id");
+    if (rid >= 0 && mrd_h1_request_id_ok(base + m->hdrs[rid].value.off, m->hdrs[rid].value.len))
+        memcpy(t->request_id, base + m->hdrs[rid].value.off, m->hdrs[rid].value.len);
+    else
+        c_gen_request_id(c);
+    for (uint32_t i = 0; i < m->n_hdrs; i++) {
+        struct mrd_h1_span nm = m->hdrs[i].name;
+        if (mrd_h1_span_ieq(base, nm, "x-request-id") ||
+            mrd_h1_span_ieq(base, nm, "x-forwarded-proto") ||
+            mrd_h1_span_ieq(base, nm, "x-forwarded-host") ||
+            mrd_h1_span_ieq(base, nm, "x-forwarded-for"))
+            m->hdrs[i].skip = 1;
+    }
+    return 0;
+}
+
+static bool c_peer_trusted(const struct mrd_cconn *c)
+{
+    const struct mrd_cfg_server *s = &c->txn.gen->cfg->server;
+    if (!s->n_trusted_proxies)
+        return false;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(c->peer_ip, ':')) {
+        ss.ss_family = AF_INET6;
+        inet_pton(AF_INET6, c->peer_ip, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+    } else {
+        ss.ss_family = AF_INET;
+        inet_pton(AF_INET, c->peer_ip, &((struct sockaddr_in *)&ss)->sin_addr);
+    }
+    for (size_t i = 0; i < s->n_trusted_proxies; i++)
+        if (mrd_cfg_cidr_contains(&s->trusted_proxies[i], &ss))
+            return true;
+    return false;
+}
+
+/* Serializes the request head for the origin: hop-by-hop headers dropped, forwarding
+ * headers added. */
+static int c_build_upstream_head(struct mrd_cconn *c)
+{
+    struct mrd_h1_msg *m = &c->req;
+    struct mrd_txn *t = &c->txn;
+    const char *base = m->base;
+    const char *auth = c->uout;
+    uint32_t auth_len = c->uout_len;
+    size_t size = 64 + strlen(t->method) + strlen(t->path) + auth_len * 2 + 256 +
+                  strlen(c->peer_ip) + strlen(t->request_id);
+    int xff = -1;
+
+    for (uint32_t i = 0; i < m->n_hdrs; i++) {
+        size += m->hdrs[i].name.len + m->hdrs[i].value.len + 4;
+        if (mrd_h1_span_ieq(base, m->hdrs[i].name, "x-forwarded-for"))
+            xff = (int)i; /* the last one; several are joined below */
+    }
+    char *o = mrd_arena_alloc(&c->arena, size);
+    if (!o)
+        return -1;
+    size_t n = 0;
+    n += (size_t)sprintf(o + n, "%s %s HTTP/1.%d\r\n", t->method, t->path,
+                         m->minor == 0 ? 0 : 1);
+    bool host_sent = false;
+    for (uint32_t i = 0; i < m->n_hdrs; i++) {
+        const struct mrd_h1_hdr *h = &m->hdrs[i];
+        if (h->skip)
+            continue;
+        if ((int)i == m->host_idx)
+            host_sent = true;
+        memcpy(o + n, base + h->name.off, h->name.len);
+        n += h->name.len;
+        o[n++] = ':';
+        o[n++] = ' ';
+        memcpy(o + n, base + h->value.off, h->value.len);
+        n += h->value.len;
+        o[n++] = '\r';
+        o[n++] = '\n';
+    }
+    if (!host_sent && auth_len)
+        n += (size_t)sprintf(o + n, "Host: %.*s\r\n", (int)auth_len, auth);
+    /* X-Forwarded-For: every earlier value joined, then the peer (unless trusted). */
+    bool first = true;
+    size_t xff_start = n;
+    n += (size_t)sprintf(o + n, "X-Forwarded-For: ");
+    for (uint32_t i = 0; xff >= 0 && i < m->n_hdrs; i++) {
+        if (!mrd_h1_span_ieq(base, m->hdrs[i].name, "x-forwarded-for") || !m->hdrs[i].value.len)
+            continue;
+        if (!first) {
+            o[n++] = ',';
+            o[n++] = ' ';
+        }
+        memcpy(o + n, base + m->hdrs[i].value.off, m->hdrs[i].value.len);
+        n += m->hdrs[i].value.len;
+        first = false;
+    }
+    if (first || !c_peer_trusted(c))
+        n += (size_t)sprintf(o + n, "%s%s", first ? "" : ", ", c->peer_ip);
+    (void)xff_start;
+    n += (size_t)sprintf(o + n, "\r\nX-Forwarded-Proto: http\r\n");
+    if (auth_len)
+        n += (size_t)sprintf(o + n, "X-Forwarded-Host: %.*s\r\n", (int)auth_len, auth);
+    n += (size_t)sprintf(o + n, "X-Request-Id: %s\r\n", t->request_id);
+    if (m->minor == 0)
+        n += (size_t)sprintf(o + n, "Connection: close\r\n");
+    o[n++] = '\r';
+    o[n++] = '\n';
+    c->uout = o;
+    c->uout_len = (uint32_t)n;
+    c->uout_off = 0;
+    return 0;
+}
+
+/* Gets a connection to the chosen origin: an idle pooled one if any, else a new one. */
+static int c_attach_upstream(struct mrd_cconn *c, bool fresh)
+{
+    struct mrd_worker *w = c->w;
+    struct mrd_upool *up = c->txn.gen->upools[c->txn.origin_flat];
+    struct mrd_uconn *u = NULL;
+
+    if (!fresh && !mrd_list_empty(&up->idle)) {
+        u = MRD_CONTAINER_OF(up->idle.next, struct mrd_uconn, link);
+        mrd_list_del(&u->link);
+        up->n_idle--;
+        mrd_timer_stop(&w->loop.wheel, &u->timer);
+        u->reused = true;
+        u->rd_ready = true; /* a FIN may have arrived without a fresh edge */
+    } else {
+        u = up_connect(w, up);
+        if (!u)
+            return -errno;
+        u->reused = false;
+    }
+    u->c = c;
+    u->got_bytes = u->eof = u->keep = false;
+    u->parse_pos = u->fwd_pos = 0;
+    mrd_h1_init(&u->rsp, HTTP_RESPONSE, c->rsp_hdrs, 256, MRD_BUF_SIZE, 0);
+    mrd_h1_next(&u->rsp, 0);
+    c->u = u;
+    c->uout_off = 0;
+    c->last_up_ms = w->loop.now_ms;
+    if (!c->txn.upstream_start_ms)
+        c->txn.upstream_start_ms = w->loop.now_ms;
+    return 0;
+}
+
+/* The request head is complete: run the phases and start the upstream exchange. */
+static void c_on_request_head(struct mrd_cconn *c)
+{
+    struct mrd_txn *t = &c->txn;
+
+    c->rsp_hdrs = mrd_arena_alloc(&c->arena, 256 * sizeof(struct mrd_h1_hdr));
+    if (!c->rsp_hdrs || c_txn_facts(c) < 0) {
+        c_error(c, 503, "out of memory");
+        return;
+    }
+    if (c->req.upgrade)
+        c->close_after = true; /* tunnels come with the WebSocket module; until then, no reuse */
+    if (mrd_modules_run(t, MRD_HOOK_ROUTE) == MRD_PHASE_DONE ||
+        mrd_modules_run(t, MRD_HOOK_ACCESS) == MRD_PHASE_DONE ||
+        mrd_modules_run(t, MRD_HOOK_STEER) == MRD_PHASE_DONE) {
+        c_local_response(c, t->local_status, t->local_ctype, t->local_body, t->local_body_len);
+        return;
+    }
+    if (c_build_upstream_head(c) < 0) {
+        c_error(c, 503, "out of memory");
+        return;
+    }
+    int err = c_attach_upstream(c, false);
+    if (err < 0) {
+        t->error = "connect";
+        c_error(c, 502, strerror(-err));
+        return;
+    }
+    if (c->req.expect_continue && (c->req.chunked || c->req.content_length > 0))
+        c_out_append(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+}
+
+/* Ends the transaction once both directions are through. */
+static void c_txn_end(struct mrd_cconn *c)
+{
+    struct mrd_txn *t = &c->txn;
+
+    t->bytes_in = c->req.body_bytes;
+    mrd_modules_log(t);
+    if (c->u) {
+        struct mrd_uconn *u = c->u;
+        c->u = NULL;
+        up_release(u, u->keep && c->req_done);
+    }
+    if (!c->req_done)
+        c->close_after = true;
+    if (!c->req.keep_alive || c->req.conn_close)
+        c->close_after = true;
+    gen_unref(t->gen);
+    t->gen = NULL;
+    c->in_txn = false;
+    mrd_arena_reset(&c->arena);
+    c->cout = c->uout = NULL;
+    c->req_hdrs = c->rsp_hdrs = NULL;
+    c->cout_len = c->cout_off = c->uout_len = c->uout_off = 0;
+    if (c->rx) {
+        /* Keep pipelined bytes, drop the finished request. */
+        c->rx->head = c->parse_pos;
+        mrd_buf_compact(c->rx);
+        c->parse_pos = c->fwd_pos = 0;
+        if (!mrd_buf_len(c->rx)) {
+            mrd_buf_put(&c->w->bufs, c->rx);
+            c->rx = NULL;
+        } else {
+            c->head_start_ms = c->w->loop.now_ms;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- the pump */
+
+/* Fails the attempt on the current upstream; retries when nothing could have reached the
+ * application (a reused connection the origin had closed, for a replayable request). */
+static void c_upstream_failed(struct mrd_cconn *c, const char *why, int status)
+{
+    struct mrd_uconn *u = c->u;
+    bool replayable = !c->req.chunked && c->req.content_length <= 0 &&
+                      (c->req.parser.method == HTTP_GET || c->req.parser.method == HTTP_HEAD ||
+                       c->req.parser.method == HTTP_OPTIONS || c->req.parser.method == HTTP_PUT ||
+                       c->req.parser.method == HTTP_DELETE || c->req.parser.method == HTTP_TRACE);
+
+    if (u && u->reused && !u->got_bytes && replayable && c->txn.retries < RETRY_MAX) {
+        up_close(u);
+        c->u = NULL;
+        c->txn.retries++;
+        if (c_attach_upstream(c, true) == 0)
+            return;
+    }
+    if (!c->rsp_started) {
+        c->txn.error = why;
+        c_error(c, status, why);
+        return;
+    }
+    /* Response bytes already went out: the only honest signal left is closing. */
+    c->txn.error = why;
+    c->close_after = true;
+    c->rsp_done = true;
+    c->eof = true;
+    if (c->u) {
+        up_close(c->u);
+        c->u = NULL;
+    }
+    c->cout_off = c->cout_len;
+    c->lingering = false;
+    c->req_done = false;
+    c->wr_blocked = true; /* stop writing; conn_pump closes it */
+}
+
+/* Writes pending client output (gateway bytes, then relayed body). Returns progress. */
+static bool c_write(struct mrd_cconn *c)
+{
+    struct iovec iov[2];
+    int n = 0;
+    uint32_t body = 0;
+
+    if (c->wr_blocked)
+        return false;
+    if (c->cout_off < c->cout_len) {
+        iov[n].iov_base = c->cout + c->cout_off;
+        iov[n++].iov_len = c->cout_len - c->cout_off;
+    }
+    if (c->u && c->u->rx && c->u->fwd_pos < c->u->parse_pos && c->rsp_started) {
+        body = c->u->parse_pos - c->u->fwd_pos;
+        iov[n].iov_base = c->u->rx->data + c->u->fwd_pos;
+        iov[n++].iov_len = body;
+    }
+    if (!n)
+        return false;
+    ssize_t w = writev(c->io.fd, iov, n);
+    if (w < 0) {
+        if (errno == EAGAIN || errno == EINTR) {
+            c->wr_blocked = true;
+            return false;
+        }
+        c->txn.error = "client_write";
+        c->eof = true;
+        c->close_after = true;
+        c->wr_blocked = true;
+        c->rsp_done = true;
+        c->req_done = false;
+        return true;
+    }
+    c->last_wr_ms = c->w->loop.now_ms;
+    c->txn.bytes_out += (uint64_t)w;
+    uint32_t head = c->cout_len - c->cout_off;
+    if ((uint32_t)w <= head) {
+        c->cout_off += (uint32_t)w;
+    } else {
+        c->cout_off = c->cout_len;
+        c->u->fwd_pos += (uint32_t)w - head;
+    }
+    if ((size_t)w < (size_t)head + body)
+        c->wr_blocked = true;
+    return true;
+}
+
+/* Writes the request head and body bytes to the origin. Returns progress. */
+static bool u_write(struct mrd_cconn *c)
+{
+    struct mrd_uconn *u = c->u;
+    struct iovec iov[2];
+    int n = 0;
+    uint32_t body = 0;
+
+    if (!u || u->connecting || u->eof)
+        return false;
+    if (c->uout_off < c->uout_len) {
+        iov[n].iov_base = c->uout + c->uout_off;
+        iov[n++].iov_len = c->uout_len - c->uout_off;
+    }
+    if (c->rx && c->fwd_pos < c->parse_pos && c->req.state != MRD_H1_HEAD) {
+        body = c->parse_pos - c->fwd_pos;
+        iov[n].iov_base = c->rx->data + c->fwd_pos;
+        iov[n++].iov_len = body;
+    }
+    if (!n)
+        return false;
+    ssize_t w = writev(u->io.fd, iov, n);
+    if (w < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return false;
+        u->eof = true;
+        u->rd_ready = true; /* let the read side classify the failure */
+        return true;
+    }
+    uint32_t head = c->uout_len - c->uout_off;
+    if ((uint32_t)w <= head) {
+        c->uout_off += (uint32_t)w;
+    } else {
+        c->uout_off = c->uout_len;
+        c->fwd_pos += (uint32_t)w - head;
+    }
+    return true;
+}
+
+/* Reads and parses request bytes. Returns progress. */
+static bool c_read(struct mrd_cconn *c)
+{
+    struct mrd_worker *w = c->w;
+    bool progress = false;
+
+    if (c->lingering) {
+        char sink[4096];
+        while (c->rd_ready) {
+            ssize_t r = read(c->io.fd, sink, sizeof(sink));
+            if (r <= 0) {
+                c->rd_ready = false;
+                if (r == 0 || (errno != EAGAIN && errno != EINTR))
+                    c->eof = true;
+            }
+        }
+        return false;
+    }
+    bool settle = false; /* one more parse right after a head, even with no bytes */
+    for (;;) {
+        /* parse what is buffered first */
+        if (c->rx && (c->parse_pos < c->rx->tail || settle) && !c->close_after &&
+            (!c->in_txn || (!c->req_done && !c->local))) {
+            if (!c->in_txn) {
+                c_txn_begin(c);
+                c->req_hdrs = mrd_arena_alloc(&c->arena, w->gen->cfg->server.limits.max_headers *
+                                                            sizeof(struct mrd_h1_hdr));
+                if (!c->req_hdrs) {
+                    c_error(c, 503, "out of memory");
+                    return true;
+                }
+                const struct mrd_cfg_limits *lim = &c->txn.gen->cfg->server.limits;
+                c->req.hdrs = c->req_hdrs;
+                c->req.max_headers = lim->max_headers;
+                c->req.max_head_bytes = (uint32_t)lim->max_header_bytes;
+                c->req.max_body_bytes = lim->max_body_bytes;
+                mrd_h1_next(&c->req, c->parse_pos);
+            }
+            /* body bytes wait while earlier ones are still unsent (backpressure) */
+            if (c->req.state == MRD_H1_BODY && c->fwd_pos < c->parse_pos)
+                break;
+            uint32_t before = c->parse_pos;
+            settle = false;
+            enum mrd_h1_ret r = mrd_h1_feed(&c->req, c->rx->data, &c->parse_pos, c->rx->tail);
+            if (c->parse_pos != before)
+                progress = true;
+            if (r == MRD_H1_FAIL) {
+                if (!c->txn.request_id[0])
+                    c_gen_request_id(c);
+                if (c->rsp_started) {
+                    c_upstream_failed(c, c->req.why, 400);
+                } else {
+                    c->txn.error = c->req.why;
+                    c_error(c, c->req.error_status, c->req.why);
+                }
+                return true;
+            }
+            if (r == MRD_H1_HEADERS) {
+                c->fwd_pos = c->parse_pos;
+                c_on_request_head(c);
+                progress = true;
+                settle = true;
+                continue;
+            }
+            if (r == MRD_H1_COMPLETE) {
+                c->req_done = true;
+                progress = true;
+            }
+            if (r == MRD_H1_NEED_MORE || r == MRD_H1_COMPLETE) {
+                if (c->req.state == MRD_H1_BODY || c->req.state == MRD_H1_DONE)
+                    continue; /* forward first */
+            }
+        }
+        if (!c->rd_ready || c->eof)
+            break;
+        /* read more, if there is room and the current stage wants it */
+        if (c->in_txn && (c->req_done || c->local))
+            break; /* pipelined bytes wait in the kernel until this response is done */
+        if (!c->rx) {
+            c->rx = mrd_buf_get(&w->bufs);
+            if (!c->rx) {
+                c->eof = true;
+                c->close_after = true;
+                return true;
+            }
+            c->parse_pos = c->fwd_pos = 0;
+        }
+        if (c->in_txn && c->req.state == MRD_H1_BODY && c->fwd_pos == c->parse_pos &&
+            c->parse_pos == c->rx->tail) {
+            c->rx->head = c->rx->tail = 0; /* everything forwarded: reuse the room */
+            c->parse_pos = c->fwd_pos = 0;
+        }
+        uint32_t room = mrd_buf_room(c->rx);
+        if (!room) {
+            if (!c->in_txn || c->req.state == MRD_H1_HEAD) {
+                if (!c->in_txn)
+                    c_txn_begin(c);
+                c_gen_request_id(c);
+                c_error(c, 431, "request head larger than the buffer");
+                return true;
+            }
+            break;
+        }
+        ssize_t r = read(c->io.fd, c->rx->data + c->rx->tail, room);
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                c->rd_ready = false;
+                break;
+            }
+            c->eof = true;
+            c->rd_ready = false;
+            break;
+        }
+        if (r == 0) {
+            c->eof = true;
+            c->rd_ready = false;
+            break;
+        }
+        if (!c->in_txn && c->rx->tail == 0)
+            c->head_start_ms = w->loop.now_ms;
+        c->rx->tail += (uint32_t)r;
+        c->last_rd_ms = w->loop.now_ms;
+        progress = true;
+        if ((uint32_t)r < room)
+            c->rd_ready = false; /* drained: the next edge will tell */
+    }
+    return progress;
+}
+
+/* Rewrites the origin's response head for the client: hop-by-hop headers dropped, the
+ * request id added, and Connection set for how this client connection continues. */
+static int c_response_head(struct mrd_cconn *c, struct mrd_h1_msg *m)
+{
+    const char *base = m->base;
+    size_t size = 160 + m->status_text.len + strlen(c->txn.request_id);
+    bool interim = m->status < 200;
+
+    for (uint32_t i = 0; i < m->n_hdrs; i++)
+        size += m->hdrs[i].name.len + m->hdrs[i].value.len + 4;
+    char *o = mrd_arena_alloc(&c->arena, size);
+    if (!o)
+        return -1;
+    size_t n = (size_t)sprintf(o, "HTTP/1.1 %d ", m->status);
+    memcpy(o + n, base + m->status_text.off, m->status_text.len);
+    n += m->status_text.len;
+    o[n++] = '\r';
+    o[n++] = '\n';
+    for (uint32_t i = 0; i < m->n_hdrs; i++) {
+        const struct mrd_h1_hdr *h = &m->hdrs[i];
+        if (h->skip || (!interim && mrd_h1_span_ieq(base, h->name, "x-request-id")))
+            continue;
+        memcpy(o + n, base + h->name.off, h->name.len);
+        n += h->name.len;
+        o[n++] = ':';
+        o[n++] = ' ';
+        memcpy(o + n, base + h->value.off, h->value.len);
+        n += h->value.len;
+        o[n++] = '\r';
+        o[n++] = '\n';
+    }
+    if (!interim) {
+        n += (size_t)sprintf(o + n, "X-Request-Id: %s\r\n", c->txn.request_id);
+        if (c_wants_close(c) || m->needs_eof) {
+            c->close_after = true;
+            n += (size_t)sprintf(o + n, "Connection: close\r\n");
+        } else if (c->req.minor == 0) {
+            n += (size_t)sprintf(o + n, "Connection: keep-alive\r\n");
+        }
+    }
+    o[n++] = '\r';
+    o[n++] = '\n';
+    return c_out_append(c, o, (uint32_t)n);
+}
+
+/* Handles a parsed response head. Returns 0 to go on, -1 if the attempt failed. */
+static int u_on_head(struct mrd_cconn *c, struct mrd_uconn *u)
+{
+    struct mrd_h1_msg *m = &u->rsp;
+    int st = m->status;
+
+    if (st == 101) {
+        c_upstream_failed(c, "unexpected 101 Switching Protocols", 502);
+        return -1;
+    }
+    if (c->head_req || st == 204 || st == 304 || st < 200)
+        mrd_h1_skip_body(m);
+    m->needs_eof = st >= 200 && !m->chunked && m->content_length < 0 && !c->head_req &&
+                   st != 204 && st != 304;
+    if (c_response_head(c, m) < 0) {
+        c_upstream_failed(c, "out of memory", 503);
+        return -1;
+    }
+    u->fwd_pos = u->parse_pos; /* the head went out rewritten */
+    if (st < 200)
+        return 0; /* interim: the final response follows on the same stream */
+    c->txn.status = st;
+    c->rsp_started = true;
+    return 0;
+}
+
+/* Reads and parses response bytes from the origin. Returns progress. */
+static bool u_read(struct mrd_cconn *c)
+{
+    struct mrd_worker *w = c->w;
+    bool progress = false;
+
+    for (;;) {
+        struct mrd_uconn *u = c->u;
+        if (!u || !u->rd_ready || u->connecting || c->rsp_done)
+            break;
+        /* what was received must be sent on before more is read (backpressure) */
+        if (u->rx && u->fwd_pos < u->parse_pos)
+            break;
+        if (!u->rx) {
+            u->rx = mrd_buf_get(&w->bufs);
+            if (!u->rx) {
+                c_upstream_failed(c, "out of memory", 503);
+                return true;
+            }
+        }
+        if (u->fwd_pos == u->parse_pos && u->parse_pos == u->rx->tail &&
+            u->rsp.state != MRD_H1_HEAD) {
+            u->rx->head = u->rx->tail = 0;
+            u->parse_pos = u->fwd_pos = 0;
+        }
+        uint32_t room = mrd_buf_room(u->rx);
+        ssize_t r;
+        if (u->eof)
+            r = 0;
+        else if (!room) {
+            c_upstream_failed(c, "response head larger than the buffer", 502);
+            return true;
+        } else
+            r = read(u->io.fd, u->rx->data + u->rx->tail, room);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+            u->rd_ready = false;
+            break;
+        }
+        progress = true;
+        if (r <= 0) {
+            u->eof = true;
+            u->rd_ready = false;
+            if (u->rsp.state == MRD_H1_BODY && mrd_h1_eof(&u->rsp) == MRD_H1_COMPLETE) {
+                c->rsp_done = true;
+                u->keep = false;
+                break;
+            }
+            c_upstream_failed(c, r < 0 ? "upstream_reset"
+                                       : (u->got_bytes ? "upstream_truncated" : "upstream_closed"),
+                              502);
+            return true;
+        }
+        u->rx->tail += (uint32_t)r;
+        if (!c->txn.upstream_first_ms)
+            c->txn.upstream_first_ms = w->loop.now_ms;
+        u->got_bytes = true;
+        c->last_up_ms = w->loop.now_ms;
+        if ((uint32_t)r < room)
+            u->rd_ready = false;
+        for (;;) {
+            enum mrd_h1_ret pr = mrd_h1_feed(&u->rsp, u->rx->data, &u->parse_pos, u->rx->tail);
+            if (pr == MRD_H1_FAIL) {
+                c_upstream_failed(c, u->rsp.why ? u->rsp.why : "invalid response", 502);
+                return true;
+            }
+            if (pr == MRD_H1_HEADERS) {
+                if (u_on_head(c, u) < 0)
+                    return true;
+                continue;
+            }
+            if (pr == MRD_H1_COMPLETE) {
+                if (u->rsp.status < 200) {
+                    mrd_h1_next(&u->rsp, u->parse_pos);
+                    continue;
+                }
+                c->rsp_done = true;
+                u->keep = u->rsp.keep_alive && !u->rsp.conn_close && !u->rsp.needs_eof &&
+                          u->parse_pos == u->rx->tail;
+            }
+            break;
+        }
+        if (c->rsp_done)
+            break;
+    }
+    return progress;
+}
+
+static void c_close(struct mrd_cconn *c)
+{
+    conn_free(c);
+}
+
+/* Starts a lingering close: the response is out, the write side is shut, and what the
+ * client still sends is read and dropped for a while, so the kernel does not answer it with
+ * a reset that could destroy the response before the client read it. */
+static void c_linger(struct mrd_cconn *c)
+{
+    c->lingering = true;
+    shutdown(c->io.fd, SHUT_WR);
+    mrd_timer_set(&c->w->loop.wheel, &c->timer, c->w->loop.now_ms + CONN_LINGER_MS);
+}
+
+static bool c_txn_finished(const struct mrd_cconn *c)
+{
+    if (!c->rsp_done || c->cout_off < c->cout_len)
+        return false;
+    if (c->u && c->u->rx && c->u->fwd_pos < c->u->parse_pos)
+        return false;
+    return true;
+}
+
+/* Picks the next deadline for this connection from its state. */
+static void c_arm_timer(struct mrd_cconn *c)
+{
+    const struct mrd_cfg_limits *lim = &c->w->gen->cfg->server.limits;
+    uint64_t d;
+
+    if (c->lingering)
+        return;
+    if (!c->in_txn) {
+        if (c->rx && mrd_buf_len(c->rx))
+            d = c->head_start_ms + lim->header_timeout_ms;
+        else
+            d = (c->last_wr_ms > c->last_rd_ms ? c->last_wr_ms : c->last_rd_ms) +
+                lim->idle_timeout_ms;
+    } else {
+        lim = &c->txn.gen->cfg->server.limits;
+        if (c->req.state == MRD_H1_HEAD)
+            d = c->head_start_ms + lim->header_timeout_ms;
+        else if (c->wr_blocked)
+            d = c->last_wr_ms + lim->idle_timeout_ms;
+        else if (c->u && c->u->connecting)
+            d = c->u->connect_start + lim->connect_timeout_ms;
+        else if (!c->req_done && !c->local)
+            d = c->last_rd_ms + lim->body_timeout_ms;
+        else if (c->u && !c->rsp_done)
+            d = c->last_up_ms + lim->upstream_timeout_ms;
+        else
+            d = c->w->loop.now_ms + lim->idle_timeout_ms;
+    }
+    mrd_timer_set(&c->w->loop.wheel, &c->timer, d ? d : 1);
+}
+
+static void c_on_timer(struct mrd_timer *t, uint64_t now)
+{
+    struct mrd_cconn *c = MRD_CONTAINER_OF(t, struct mrd_cconn, timer);
+    const struct mrd_cfg_limits *lim;
+
+    if (c->lingering) {
+        c_close(c);
+        return;
+    }
+    if (!c->in_txn) {
+        lim = &c->w->gen->cfg->server.limits;
+        if (c->rx && mrd_buf_len(c->rx)) {
+            if (now >= c->head_start_ms + lim->header_timeout_ms) {
+                c_txn_begin(c);
+                c_gen_request_id(c);
+                c->req.keep_alive = false;
+                c_error(c, 408, "request head not received in time");
+            }
+        } else if (now >= (c->last_wr_ms > c->last_rd_ms ? c->last_wr_ms : c->last_rd_ms) +
+                              lim->idle_timeout_ms) {
+            c_close(c);
+            return;
+        }
+        conn_pump(c);
+        return;
+    }
+    lim = &c->txn.gen->cfg->server.limits;
+    if (c->req.state == MRD_H1_HEAD) {
+        if (now >= c->head_start_ms + lim->header_timeout_ms) {
+            c_gen_request_id(c);
+            c_error(c, 408, "request head not received in time");
+        }
+    } else if (c->wr_blocked) {
+        if (now >= c->last_wr_ms + lim->idle_timeout_ms) {
+            c_close(c); /* the client stopped reading */
+            return;
+        }
+    } else if (c->u && c->u->connecting) {
+        if (now >= c->u->connect_start + lim->connect_timeout_ms) {
+            c->txn.error = "connect_timeout";
+            c_error(c, 504, "connecting to the origin timed out");
+        }
+    } else if (!c->req_done && !c->local) {
+        if (now >= c->last_rd_ms + lim->body_timeout_ms) {
+            if (c->rsp_started) {
+                c_close(c);
+                return;
+            }
+            c->txn.error = "body_timeout";
+            c_error(c, 408, "request body not received in time");
+        }
+    } else if (c->u && !c->rsp_done) {
+        if (now >= c->last_up_ms + lim->upstream_timeout_ms) {
+            if (c->rsp_started) {
+                c->txn.error = "upstream_timeout";
+                c_close(c);
+                return;
+            }
+            c->txn.error = "upstream_timeout";
+            c_error(c, 504, "the origin did not answer in time");
+        }
+    }
+    conn_pump(c);
+}
+
+static void conn_pump(struct mrd_cconn *c)
+{
+    for (int rounds = 0; rounds < 64; rounds++) {
+        bool p = false;
+        p |= c_read(c);
+        p |= u_write(c);
+        p |= u_read(c);
+        p |= c_write(c);
+        if (c->in_txn && c_txn_finished(c)) {
+            bool aborted = c->txn.error && c->rsp_started && !c->local && c->eof;
+            c_txn_end(c);
+            if (aborted) {
+                c_close(c);
+                return;
+            }
+            p = true;
+        }
+        if (!c->in_txn && !c->lingering) {
+            if (c->close_after || c->w->draining) {
+                if (c->eof) {
+                    c_close(c);
+                    return;
+                }
+                c_linger(c);
+                p = true;
+            } else if (c->eof && (!c->rx || !mrd_buf_len(c->rx))) {
+                c_close(c);
+                return;
+            } else if (c->eof && c->rx && c->parse_pos >= c->rx->tail) {
+                c_close(c); /* a partial head and then EOF */
+                return;
+            }
+        }
+        if (c->lingering && c->eof) {
+            c_close(c);
+            return;
+        }
+        if (c->in_txn && c->eof && !c->req_done && !c->rsp_started && !c->local &&
+            (!c->rx || c->parse_pos >= c->rx->tail)) {
+            /* the client went away before its request was complete */
+            c->txn.error = "client_closed";
+            c->txn.status = 499;
+            if (c->u) {
+                up_close(c->u);
+                c->u = NULL;
+            }
+            c->rsp_done = true;
+            c->cout_off = c->cout_len;
+            c_txn_end(c);
+            c_close(c);
+            return;
+        }
+        if (c->in_txn && c->eof && c->wr_blocked && c->rsp_done && c->cout_off == c->cout_len &&
+            !c->u) {
+            c_txn_end(c);
+            c_close(c);
+            return;
+        }
+        if (!p)
+            break;
+    }
+    c_arm_timer(c);
+}
+
+static void c_on_io(struct mrd_io *io, uint32_t ev)
+{
+    struct mrd_cconn *c = MRD_CONTAINER_OF(io, struct mrd_cconn, io);
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->rd_ready = true;
+    if (ev & EPOLLOUT)
+        c->wr_blocked = false;
+    if (ev & EPOLLERR) {
+        c->eof = true;
+        c->wr_blocked = true;
+    }
+    conn_pump(c);
+}
+
+static void conn_free(struct mrd_cconn *c)
+{
+    struct mrd_worker *w = c->w;
+    if (c->in_txn) {
+        if (!c->txn.status)
+            c->txn.status = 499;
+        c->rsp_done = true;
+        c_txn_end(c);
+    }
+    if (c->u) {
+        up_close(c->u);
+        c->u = NULL;
+    }
+    mrd_timer_stop(&w->loop.wheel, &c->timer);
+    close(c->io.fd);
+    c->io.fd = -1;
+    mrd_buf_put(&w->bufs, c->rx);
+    c->rx = NULL;
+    mrd_arena_free(&c->arena);
+    mrd_list_del(&c->link);
+    w->n_conns--;
+    free(c);
+}
+
+void mrd_conn_accept(struct mrd_worker *w, int fd, const struct sockaddr_storage *peer)
+{
+    struct mrd_cconn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->io.fd = fd;
+    c->io.cb = c_on_io;
+    c->w = w;
+    mrd_arena_init(&c->arena, CONN_ARENA_CHUNK);
+    mrd_timer_init(&c->timer, c_on_timer);
+    mrd_h1_init(&c->req, HTTP_REQUEST, NULL, 0, 0, 0);
+    if (peer->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, c->peer_ip,
+                  sizeof(c->peer_ip));
+    else if (peer->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, c->peer_ip,
+                  sizeof(c->peer_ip));
+    else
+        strcpy(c->peer_ip, "unknown");
+    c->last_rd_ms = c->last_wr_ms = w->loop.now_ms;
+    mrd_list_add_tail(&w->conns, &c->link);
+    w->n_conns++;
+    if (mrd_loop_add(&w->loop, &c->io, CONN_EVENTS) < 0) {
+        mrd_list_del(&c->link);
+        w->n_conns--;
+        close(fd);
+        mrd_arena_free(&c->arena);
+        free(c);
+        return;
+    }
+    /* Data usually arrives with or right after the handshake; the edge will tell. */
+    c_arm_timer(c);
+}
+
+void mrd_conn_drain(struct mrd_worker *w, bool fast)
+{
+    struct mrd_list *l, *next;
+    for (l = w->conns.next; l != &w->conns; l = next) {
+        struct mrd_cconn *c = MRD_CONTAINER_OF(l, struct mrd_cconn, link);
+        next = l->next;
+        c->close_after = true;
+        if (!c->in_txn && (!c->rx || !mrd_buf_len(c->rx)))
+            c_close(c);
+        else if (fast && !c->rsp_started)
+            conn_pump(c);
+    }
+    mrd_conn_close_idle_upstreams(w);
+}
+
+void mrd_conn_close_all(struct mrd_worker *w)
+{
+    while (!mrd_list_empty(&w->conns))
+        c_close(MRD_CONTAINER_OF(w->conns.next, struct mrd_cconn, link));
+}

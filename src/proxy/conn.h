@@ -1,0 +1,65 @@
+/* Client and upstream connections and the per-connection pump that moves bytes between them. */
+#ifndef MRD_PROXY_CONN_H
+#define MRD_PROXY_CONN_H
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/list.h"
+#include "core/loop.h"
+#include "http/h1.h"
+#include "proxy/txn.h"
+
+struct mrd_worker;
+struct mrd_upool;
+struct mrd_cconn;
+
+struct mrd_uconn {
+    struct mrd_io      io;
+    struct mrd_worker *w;
+    struct mrd_upool  *up;        /* borrowed; pools outlive connections */
+    struct mrd_list    link;      /* in up->idle while idle */
+    struct mrd_timer   timer;     /* idle expiry while pooled */
+    struct mrd_cconn  *c;         /* owner while busy; NULL while idle */
+    struct mrd_buf    *rx;        /* owned; NULL while idle */
+    uint32_t           parse_pos; /* response bytes parsed up to */
+    uint32_t           fwd_pos;   /* response body bytes sent to the client up to */
+    struct mrd_h1_msg  rsp;
+    uint64_t           connect_start;
+    bool               connecting, reused, rd_ready, got_bytes, eof, keep;
+};
+
+struct mrd_cconn {
+    struct mrd_io           io;
+    struct mrd_worker      *w;
+    struct mrd_list         link;      /* in w->conns */
+    struct mrd_timer        timer;
+    struct mrd_buf         *rx;        /* owned; NULL while idle */
+    uint32_t                parse_pos; /* request bytes parsed up to */
+    uint32_t                fwd_pos;   /* request body bytes sent upstream up to */
+    struct mrd_h1_msg       req;
+    struct mrd_arena        arena;     /* per transaction; the first chunk is kept */
+    struct mrd_h1_hdr      *req_hdrs, *rsp_hdrs; /* arena */
+    char                    peer_ip[INET6_ADDRSTRLEN];
+    char                   *cout;      /* bytes for the client: heads, local responses */
+    uint32_t                cout_len, cout_off;
+    char                   *uout;      /* request head for the origin */
+    uint32_t                uout_len, uout_off;
+    struct mrd_uconn       *u;         /* owned while set */
+    struct mrd_txn          txn;
+    uint64_t                head_start_ms, last_rd_ms, last_up_ms, last_wr_ms;
+    bool in_txn, rd_ready, wr_blocked, eof, close_after, lingering;
+    bool req_done, rsp_started, rsp_done, local, head_req;
+};
+
+/* Takes over an accepted socket. */
+void mrd_conn_accept(struct mrd_worker *w, int fd, const struct sockaddr_storage *peer);
+/* Closes idle client connections and marks busy ones to close after their response. */
+void mrd_conn_drain(struct mrd_worker *w, bool fast);
+/* Closes every connection now (end of a drain deadline). */
+void mrd_conn_close_all(struct mrd_worker *w);
+/* Closes every idle upstream connection of <w>. */
+void mrd_conn_close_idle_upstreams(struct mrd_worker *w);
+#endif

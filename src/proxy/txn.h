@@ -1,0 +1,52 @@
+/* A transaction: one request and its response, as the phases see it. */
+#ifndef MRD_PROXY_TXN_H
+#define MRD_PROXY_TXN_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config-t.h"
+#include "core/arena.h"
+#include "http/h1.h"
+
+struct mrd_worker;
+struct mrd_wgen;
+
+struct mrd_txn {
+    struct mrd_worker           *w;
+    struct mrd_wgen             *gen;    /* one reference for the transaction's life */
+    struct mrd_arena            *arena;  /* freed when the transaction ends */
+    const struct mrd_h1_msg     *req;    /* the parsed request head */
+    const char                  *client_ip;
+    /* request facts, NUL-terminated copies in the arena */
+    const char                  *method;
+    const char                  *host;   /* lower-case, port stripped */
+    const char                  *path;   /* origin-form target */
+    char                         request_id[40];
+    /* routing */
+    const struct mrd_cfg_lb     *lb;
+    const struct mrd_cfg_rule   *rule;
+    const struct mrd_cfg_pool  **pools;  /* candidate pools in order */
+    size_t                       n_pools;
+    const struct mrd_cfg_pool   *pool;   /* chosen */
+    const struct mrd_cfg_origin *origin;
+    uint32_t                     origin_flat; /* index into gen->upools */
+    /* a response the gateway makes itself (fixed_response, errors) */
+    int                          local_status;
+    const char                  *local_ctype;
+    const char                  *local_body;
+    size_t                       local_body_len;
+    /* outcome */
+    int                          status;
+    uint64_t                     bytes_in, bytes_out;
+    uint64_t                     start_ms, start_wall_us, upstream_start_ms, upstream_first_ms;
+    int                          retries;
+    const char                  *error;
+};
+
+/* Phase results. */
+enum { MRD_PHASE_NEXT = 0, MRD_PHASE_DONE = 1 };
+
+/* Makes the gateway answer <txn> itself with <status> and a short text body. */
+void mrd_txn_respond(struct mrd_txn *txn, int status, const char *ctype, const char *body,
+                     size_t len);
+#endif
