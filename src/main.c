@@ -139,6 +139,11 @@ int main(int argc, char **argv)
             if (fd < 0) {
                 mrd_log_error("cannot listen on %s: %s", cfg->server.listen[l].addr.text,
                               strerror(-fd));
+                for (int k = 0; k < w * nl + l; k++)
+                    close(fds[k]);
+                free(fds);
+                free(ws);
+                mrd_cfg_unref(cfg);
                 return 2;
             }
             fds[w * nl + l] = fd;

@@ -69,7 +69,10 @@ void mrd_loop_run(struct mrd_loop *l, void (*tick)(struct mrd_loop *l, void *arg
         l->now_ms = mrd_clock_ms();
         for (int i = 0; i < n; i++) {
             struct mrd_io *io = evs[i].data.ptr;
-            io->cb(io, evs[i].events);
+            /* An object closed earlier in this batch keeps its memory until the batch is
+             * over (see the owners' graveyards); its fd is -1 by then. */
+            if (io->fd >= 0)
+                io->cb(io, evs[i].events);
         }
         mrd_wheel_run(&l->wheel, l->now_ms);
         if (tick)

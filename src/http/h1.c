@@ -75,6 +75,8 @@ static int h1_on_header_field(llhttp_t *p, const char *at, size_t len)
         h->value = (struct mrd_h1_span){ 0, 0 };
         h->skip = 0;
         m->last_cb = 1;
+    } else if (at != m->base + m->hdrs[m->n_hdrs - 1].name.off + m->hdrs[m->n_hdrs - 1].name.len) {
+        return H1_FAIL(m, h1_fail_status(m, 400), "invalid header field");
     }
     m->hdrs[m->n_hdrs - 1].name.len += (uint32_t)len;
     return 0;
@@ -97,6 +99,9 @@ static int h1_on_header_value(llhttp_t *p, const char *at, size_t len)
     if (m->last_cb != 2) {
         h->value = (struct mrd_h1_span){ (uint32_t)(at - m->base), 0 };
         m->last_cb = 2;
+    } else if (at != m->base + h->value.off + h->value.len) {
+        /* llhttp continues a folded value in a new span; merging it would forward the CRLF */
+        return H1_FAIL(m, h1_fail_status(m, 400), "obsolete line folding in a header");
     }
     h->value.len += (uint32_t)len;
     return 0;
@@ -325,7 +330,7 @@ bool mrd_h1_request_id_ok(const char *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == ':' || c == '-'))
+              c == '.' || c == ':' || c == '-'))
             return false;
     }
     return true;

@@ -43,7 +43,8 @@ static void up_close(struct mrd_uconn *u)
     }
     mrd_buf_put(&w->bufs, u->rx);
     u->rx = NULL;
-    free(u);
+    u->c = NULL;
+    mrd_list_add_tail(&w->dead_u, &u->link); /* freed by mrd_conn_reap */
 }
 
 static void up_idle_expired(struct mrd_timer *t, uint64_t now)
@@ -64,6 +65,8 @@ static void up_on_io(struct mrd_io *io, uint32_t ev)
     }
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
         u->rd_ready = true;
+    if (ev & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+        u->rdhup = true;
     if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
         if (u->connecting) {
             int err = 0;
@@ -188,8 +191,12 @@ static void c_local_response(struct mrd_cconn *c, int status, const char *ctype,
     c->rsp_started = true;
     c->rsp_done = true;
     t->status = status;
-    if (!c->req_done)
-        c->close_after = true; /* the rest of the request body is not read */
+    if (!c->req_done) {
+        if (c->req.state == MRD_H1_BODY && !c->req.chunked && c->req.content_length <= 0)
+            c->req_done = true; /* no body: the head was the whole request */
+        else
+            c->close_after = true; /* the rest of the request body is not read */
+    }
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "X-Request-Id: %s\r\nCache-Control: no-store\r\n%s\r\n",
@@ -223,7 +230,7 @@ static void c_error(struct mrd_cconn *c, int status, const char *why)
                      mrd_h1_reason(status), why ? why : "error",
                      c->txn.request_id[0] ? c->txn.request_id : "-");
     if (!c->txn.error)
-        c->txn.error = why;
+        c->txn.error = "gateway_error";
     if (status == 400 || status == 408 || status == 413 || status == 431 || status == 505 ||
         status == 501 || status == 417)
         c->close_after = true;
@@ -457,7 +464,7 @@ static int c_attach_upstream(struct mrd_cconn *c, bool fresh)
         u->reused = false;
     }
     u->c = c;
-    u->got_bytes = u->eof = u->keep = false;
+    u->got_bytes = u->eof = u->keep = u->head_held = u->rdhup = false;
     u->parse_pos = u->fwd_pos = 0;
     mrd_h1_init(&u->rsp, HTTP_RESPONSE, c->rsp_hdrs, 256, MRD_BUF_SIZE, 0);
     mrd_h1_next(&u->rsp, 0);
@@ -484,6 +491,17 @@ static void c_on_request_head(struct mrd_cconn *c)
     if (mrd_modules_run(t, MRD_HOOK_ROUTE) == MRD_PHASE_DONE ||
         mrd_modules_run(t, MRD_HOOK_ACCESS) == MRD_PHASE_DONE ||
         mrd_modules_run(t, MRD_HOOK_STEER) == MRD_PHASE_DONE) {
+        if (t->error) {
+            /* a gateway error: the standard page, with the request id */
+            char why[256];
+            size_t n = t->local_body_len < sizeof(why) - 1 ? t->local_body_len : sizeof(why) - 1;
+            memcpy(why, t->local_body, n);
+            while (n && why[n - 1] == '\n')
+                n--;
+            why[n] = 0;
+            c_error(c, t->local_status, why);
+            return;
+        }
         c_local_response(c, t->local_status, t->local_ctype, t->local_body, t->local_body_len);
         return;
     }
@@ -787,7 +805,7 @@ static bool c_read(struct mrd_cconn *c)
         c->rx->tail += (uint32_t)r;
         c->last_rd_ms = w->loop.now_ms;
         progress = true;
-        if ((uint32_t)r < room)
+        if ((uint32_t)r < room && !c->rdhup)
             c->rd_ready = false; /* drained: the next edge will tell */
     }
     return progress;
@@ -852,15 +870,37 @@ static int u_on_head(struct mrd_cconn *c, struct mrd_uconn *u)
         mrd_h1_skip_body(m);
     m->needs_eof = st >= 200 && !m->chunked && m->content_length < 0 && !c->head_req &&
                    st != 204 && st != 304;
+    if (st >= 200) {
+        u->head_held = true; /* see u_flush_head */
+        u->fwd_pos = u->parse_pos;
+        return 0;
+    }
     if (c_response_head(c, m) < 0) {
         c_upstream_failed(c, "out of memory", 503);
         return -1;
     }
-    u->fwd_pos = u->parse_pos; /* the head went out rewritten */
+    u->fwd_pos = u->parse_pos; /* the head goes out rewritten, not relayed */
     if (st < 200)
         return 0; /* interim: the final response follows on the same stream */
     c->txn.status = st;
     c->rsp_started = true;
+    return 0;
+}
+
+/* Sends on a final head whose rewrite was held back until the bytes read with it had been
+ * parsed, so a body framing error in the same read still becomes a clean 502. */
+static int u_flush_head(struct mrd_cconn *c, struct mrd_uconn *u)
+{
+    uint32_t parsed = u->parse_pos;
+    if (c_response_head(c, &u->rsp) < 0) {
+        c_upstream_failed(c, "out of memory", 503);
+        return -1;
+    }
+    u->fwd_pos = u->rsp.head_end;
+    u->parse_pos = parsed;
+    c->txn.status = u->rsp.status;
+    c->rsp_started = true;
+    u->head_held = false;
     return 0;
 }
 
@@ -907,6 +947,8 @@ static bool u_read(struct mrd_cconn *c)
             u->eof = true;
             u->rd_ready = false;
             if (u->rsp.state == MRD_H1_BODY && mrd_h1_eof(&u->rsp) == MRD_H1_COMPLETE) {
+                if (u->head_held && u_flush_head(c, u) < 0)
+                    return true;
                 c->rsp_done = true;
                 u->keep = false;
                 break;
@@ -921,7 +963,7 @@ static bool u_read(struct mrd_cconn *c)
             c->txn.upstream_first_ms = w->loop.now_ms;
         u->got_bytes = true;
         c->last_up_ms = w->loop.now_ms;
-        if ((uint32_t)r < room)
+        if ((uint32_t)r < room && !u->rdhup)
             u->rd_ready = false;
         for (;;) {
             enum mrd_h1_ret pr = mrd_h1_feed(&u->rsp, u->rx->data, &u->parse_pos, u->rx->tail);
@@ -945,6 +987,8 @@ static bool u_read(struct mrd_cconn *c)
             }
             break;
         }
+        if (u->head_held && u_flush_head(c, u) < 0)
+            return true;
         if (c->rsp_done)
             break;
     }
@@ -1141,6 +1185,8 @@ static void c_on_io(struct mrd_io *io, uint32_t ev)
     struct mrd_cconn *c = MRD_CONTAINER_OF(io, struct mrd_cconn, io);
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         c->rd_ready = true;
+    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->rdhup = true;
     if (ev & EPOLLOUT)
         c->wr_blocked = false;
     if (ev & EPOLLERR) {
@@ -1171,7 +1217,21 @@ static void conn_free(struct mrd_cconn *c)
     mrd_arena_free(&c->arena);
     mrd_list_del(&c->link);
     w->n_conns--;
-    free(c);
+    mrd_list_add_tail(&w->dead_c, &c->link); /* freed by mrd_conn_reap */
+}
+
+void mrd_conn_reap(struct mrd_worker *w)
+{
+    while (!mrd_list_empty(&w->dead_c)) {
+        struct mrd_list *l = w->dead_c.next;
+        mrd_list_del(l);
+        free(MRD_CONTAINER_OF(l, struct mrd_cconn, link));
+    }
+    while (!mrd_list_empty(&w->dead_u)) {
+        struct mrd_list *l = w->dead_u.next;
+        mrd_list_del(l);
+        free(MRD_CONTAINER_OF(l, struct mrd_uconn, link));
+    }
 }
 
 void mrd_conn_accept(struct mrd_worker *w, int fd, const struct sockaddr_storage *peer)

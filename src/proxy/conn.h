@@ -29,6 +29,8 @@ struct mrd_uconn {
     struct mrd_h1_msg  rsp;
     uint64_t           connect_start;
     bool               connecting, reused, rd_ready, got_bytes, eof, keep;
+    bool               head_held; /* final head parsed, not yet sent on */
+    bool               rdhup;     /* peer's FIN is queued: read to EOF, not to a short read */
 };
 
 struct mrd_cconn {
@@ -50,7 +52,7 @@ struct mrd_cconn {
     struct mrd_uconn       *u;         /* owned while set */
     struct mrd_txn          txn;
     uint64_t                head_start_ms, last_rd_ms, last_up_ms, last_wr_ms;
-    bool in_txn, rd_ready, wr_blocked, eof, close_after, lingering;
+    bool in_txn, rd_ready, wr_blocked, eof, close_after, lingering, rdhup;
     bool req_done, rsp_started, rsp_done, local, head_req;
 };
 
@@ -60,6 +62,8 @@ void mrd_conn_accept(struct mrd_worker *w, int fd, const struct sockaddr_storage
 void mrd_conn_drain(struct mrd_worker *w, bool fast);
 /* Closes every connection now (end of a drain deadline). */
 void mrd_conn_close_all(struct mrd_worker *w);
+/* Frees connections closed during the last event batch. */
+void mrd_conn_reap(struct mrd_worker *w);
 /* Closes every idle upstream connection of <w>. */
 void mrd_conn_close_idle_upstreams(struct mrd_worker *w);
 #endif

@@ -50,6 +50,8 @@ struct mrd_worker {
     uint32_t             n_conns;
     uint32_t             max_conns;
     struct mrd_list      upools;
+    struct mrd_list      dead_c, dead_u; /* closed client/upstream connections, freed after
+                                          * the event batch (events may still name them) */
     /* mailbox from the control thread */
     struct mrd_io        mbox_io;      /* eventfd */
     pthread_mutex_t      mbox_lock;

@@ -21,7 +21,7 @@ struct mrd_txn {
     const char                  *method;
     const char                  *host;   /* lower-case, port stripped */
     const char                  *path;   /* origin-form target */
-    char                         request_id[40];
+    char                         request_id[130]; /* up to 128 kept from the client */
     /* routing */
     const struct mrd_cfg_lb     *lb;
     const struct mrd_cfg_rule   *rule;

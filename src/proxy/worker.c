@@ -213,14 +213,21 @@ static void worker_tick(struct mrd_timer *t, uint64_t now)
     mrd_timer_set(&w->loop.wheel, t, now + (w->draining ? 50 : WORKER_TICK_MS));
 }
 
+static void worker_after_batch(struct mrd_loop *l, void *arg)
+{
+    (void)l;
+    mrd_conn_reap(arg);
+}
+
 static void *worker_main(void *arg)
 {
     struct mrd_worker *w = arg;
     mrd_timer_set(&w->loop.wheel, &w->tick, w->loop.now_ms + WORKER_TICK_MS);
-    mrd_loop_run(&w->loop, NULL, NULL);
+    mrd_loop_run(&w->loop, worker_after_batch, w);
     mrd_accesslog_flush(w);
     mrd_conn_close_all(w);
     mrd_conn_close_idle_upstreams(w);
+    mrd_conn_reap(w);
     return NULL;
 }
 
@@ -236,6 +243,8 @@ int mrd_workers_start(struct mrd_worker *ws, int n, struct mrd_cfg *cfg, int *fd
             return err;
         mrd_list_init(&w->conns);
         mrd_list_init(&w->upools);
+        mrd_list_init(&w->dead_c);
+        mrd_list_init(&w->dead_u);
         pthread_mutex_init(&w->mbox_lock, NULL);
         mrd_timer_init(&w->tick, worker_tick);
         w->max_conns = cfg->server.limits.max_connections / (uint32_t)n + 1;
