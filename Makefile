@@ -58,13 +58,13 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
 
 # llhttp's generated C is compiled in from the node-llhttp package, as shipped.
-$(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+$(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c Makefile
 	@mkdir -p $(@D)
-	$(CC) -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC) $(OPT) $(SANFLAGS) -w -c -o $@ $<
+	$(CC) -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC) $(OPT) $(SANFLAGS) -w -c -o $@ $(LLHTTP_DIR)/$*.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(LLHTTP_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 deps:
 	@sh tools/deps.sh $(DEB_BUILD) $(DEB_TEST)
@@ -94,12 +94,12 @@ build-fuzz: $(FUZZ_BINS)
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -pthread $(WARN) -c -o $@ $<
-build/fuzz/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
+build/fuzz/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c Makefile
 	@mkdir -p $(@D)
-	clang -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -w -c -o $@ $<
+	clang -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -w -c -o $@ $(LLHTTP_DIR)/$*.c
 build/fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJS) $(LLHTTP_OBJS:$(BUILD)/llhttp/%=build/fuzz/obj/llhttp/%)
 	@mkdir -p $(@D)
-	clang $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -pthread -o $@ $^ $(LDLIBS)
+	clang $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -pthread -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 bench: all
 	@sh tools/bench.sh $(BUILD)

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MRD_BUF_SIZE     (64 * 1024) /* one read's worth: 64 KiB reads halve syscalls for big bodies */
+#define MRD_BUF_SIZE     (72 * 1024) /* a 64 KiB body and its head in one read: big reads halve syscalls */
 #define MRD_BUF_POOL_MAX 256         /* free buffers kept per worker (16 MiB) */
 
 struct mrd_buf {

@@ -18,7 +18,6 @@ TOOLS = os.path.join(ROOT, "tools")
 if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
 
-import origin as origin_mod  # noqa: E402  (tools/origin.py)
 from origin import Origin, pattern, pattern_pieces, pattern_sha256  # noqa: E402,F401
 
 PYTHON = "/usr/bin/python3"

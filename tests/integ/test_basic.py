@@ -254,3 +254,20 @@ def test_multiple_workers(procs, workers):
             for _ in range(2):
                 r = c.read_response()
                 assert r.status == 200 and r.json()["target"] == "/echo?w=%d" % i
+
+
+def test_200_concurrent_connections(env):
+    m, _ = env
+    conns = []
+    try:
+        for i in range(200):
+            c = HttpConn(m.port, timeout=10)
+            conns.append(c)
+        for i, c in enumerate(conns):
+            c.send(request_bytes(target="/echo?cc=%d" % i))
+        for i, c in enumerate(conns):
+            r = c.read_response()
+            assert r.status == 200 and r.json()["target"] == "/echo?cc=%d" % i
+    finally:
+        for c in conns:
+            c.close()

@@ -1,10 +1,9 @@
 """`meridian -t`, `--version`, exit codes at start."""
 import re
 import socket
-import subprocess
 import time
 
-from integ_util import MERIDIAN_BIN, Meridian, free_port, run_meridian
+from integ_util import run_meridian
 
 GOOD = """\
 server:

@@ -148,3 +148,23 @@ def test_origin_killed_while_waiting_for_head_502(procs):
         o.kill()
         r = c.read_response(timeout=5)
         assert r.status == 502, r
+
+
+def test_origin_restart_recovers(procs):
+    """Pooled connections to a dead origin are not reused forever: after the origin comes back on
+    the same port, requests succeed again (at most one 502 on the way)."""
+    o = procs.origin_process("first")
+    port = o.port
+    m = procs.meridian(simple_config(("o", port), limits={"connect_timeout": "2s"}))
+    with HttpConn(m.port) as c:
+        for _ in range(3):
+            c.send(request_bytes(target="/echo"))
+            assert c.read_response().status == 200
+    o.kill()
+    from integ_util import OriginProcess
+    o2 = OriginProcess(o.workdir, name="second", port=port)
+    procs.items.append(o2)
+    o2.start()
+    statuses = [request(m.port, target="/echo", timeout=10).status for _ in range(4)]
+    assert statuses.count(502) <= 1 and statuses[-3:] == [200, 200, 200], statuses
+    assert request(m.port, target="/echo").json()["name"] == "second"

@@ -1,6 +1,5 @@
 """Limits: header size/count, body size, header/body/idle timeouts."""
 import select
-import socket
 import time
 
 import pytest
@@ -88,6 +87,16 @@ def test_content_length_over_limit_with_expect_413_no_continue(env):
         r = c.read_response(timeout=3)
         assert r.status == 413
         assert r.interim == [], "sent 100 Continue for a body it will refuse"
+    _no_origin_request(o, before)
+
+
+def test_content_length_one_over_limit_413(env):
+    m, o = env
+    before = o.stats["requests"]
+    with HttpConn(m.port, timeout=5) as c:
+        c.send(request_bytes("POST", "/echo", headers=[("Content-Length", str(1024 * 1024 + 1))]))
+        r = c.read_response(timeout=3)
+        assert r.status == 413
     _no_origin_request(o, before)
 
 
