@@ -18,7 +18,8 @@ int mrd_modules_run(struct mrd_txn *txn, int phase)
         const struct mrd_module *m = mrd_modules[i];
         int (*hook)(struct mrd_txn *) = phase == MRD_HOOK_ROUTE    ? m->on_route
                                         : phase == MRD_HOOK_ACCESS ? m->on_access
-                                                                   : m->on_steer;
+                                        : phase == MRD_HOOK_STEER  ? m->on_steer
+                                                                   : m->on_upgrade;
         if (hook && hook(txn) == MRD_PHASE_DONE)
             return MRD_PHASE_DONE;
     }

@@ -12,6 +12,10 @@ struct mrd_module {
     int (*on_route)(struct mrd_txn *txn);   /* host → load balancer, rules */
     int (*on_access)(struct mrd_txn *txn);  /* shield: limits, challenge (later) */
     int (*on_steer)(struct mrd_txn *txn);   /* pools → origin */
+    /* A request asking for a protocol switch (Upgrade + Connection: upgrade). A module that
+     * takes it returns MRD_PHASE_DONE and owns the tunnel once the origin answers 101; when
+     * none does, the request goes on as plain HTTP without its Upgrade header. */
+    int (*on_upgrade)(struct mrd_txn *txn);
     void (*on_log)(struct mrd_txn *txn);    /* after the response */
 };
 
@@ -21,5 +25,5 @@ extern const struct mrd_module *const mrd_modules[];
 int mrd_modules_run(struct mrd_txn *txn, int phase);
 void mrd_modules_log(struct mrd_txn *txn);
 
-enum { MRD_HOOK_ROUTE, MRD_HOOK_ACCESS, MRD_HOOK_STEER };
+enum { MRD_HOOK_ROUTE, MRD_HOOK_ACCESS, MRD_HOOK_STEER, MRD_HOOK_UPGRADE };
 #endif

@@ -23,6 +23,8 @@ Endpoints
   /raw/<case>          deliberately malformed responses (see RAW_CASES); closes after
   /close               read the request, then close without a response
   /reset               read the request, then reset the connection (SO_LINGER 0)
+  any ?conn_close=1     answer with "Connection: close", then close
+  any ?idle_close_ms=N  afterwards, close the connection silently when idle for N ms
   /__stats             JSON {name, accepts, requests, bytes_in, paths[last 200 targets]}
   /__reset_stats       zero the counters
 Stats requests are not counted (nor is the connection they arrive on, if it is its first
@@ -156,6 +158,7 @@ class _Conn:
         self.buf = bytearray()
         self.nreq = 0
         self.counted = True  # counted in accepts
+        self.idle_close = None  # seconds: close the connection when idle this long
 
     # -- reading ---------------------------------------------------------
     def _fill(self):
@@ -326,6 +329,8 @@ class Origin:
         s.settimeout(300)
         try:
             while not self._stop.is_set():
+                if c.idle_close is not None:
+                    s.settimeout(c.idle_close)  # next request must start within this, or we close
                 if not self._one(c):
                     break
         except (OSError, BadRequest):
@@ -343,6 +348,7 @@ class Origin:
         head = c.read_head()
         if head is None:
             return False
+        c.s.settimeout(300)
         lines = head.split(b"\r\n")
         # tolerate a stray CRLF between pipelined requests (RFC 9112 2.2)
         while lines and lines[0] == b"":
@@ -414,6 +420,12 @@ class Origin:
                 "headers": headers, "body_len": blen[0], "body_sha256": h.hexdigest(),
                 "conn": c.cid, "conn_req": c.nreq, "peer": "%s:%d" % c.peer[:2]}
         head_only = method == "HEAD"
+        # ?conn_close=1: answer with "Connection: close" and close (any endpoint)
+        # ?idle_close_ms=N: after this response, close the connection if idle for N ms (no header)
+        if query.get("conn_close") == ["1"]:
+            keep = False
+        if query.get("idle_close_ms"):
+            c.idle_close = int(query["idle_close_ms"][0]) / 1000.0
         conn_hdr = [] if keep else [("Connection", "close")]
 
         def q(name, default=None):

@@ -1262,7 +1262,7 @@ static const struct cfg_limit_key cfg_limit_keys[] = {
     { "connect_timeout", CFG_V_DURATION, CFG_LIM(connect_timeout_ms), CFG_MS_MIN, CFG_MS_7D, "1ms..7d" },
     { "upstream_timeout", CFG_V_DURATION, CFG_LIM(upstream_timeout_ms), CFG_MS_MIN, CFG_MS_7D,
       "1ms..7d" },
-    { "max_header_bytes", CFG_V_SIZE, CFG_LIM(max_header_bytes), 1024, 1024 * 1024, "1KiB..1MiB" },
+    { "max_header_bytes", CFG_V_SIZE, CFG_LIM(max_header_bytes), 1024, 64 * 1024, "1KiB..64KiB (one I/O buffer)" },
     { "max_headers", CFG_V_U32, CFG_LIM(max_headers), 1, 1000, NULL },
     { "max_body_bytes", CFG_V_SIZE, CFG_LIM(max_body_bytes), 0, 1ull << 50,
       "0 (unlimited)..1048576GiB" },

@@ -24,8 +24,8 @@ void *mrd_arena_alloc(struct mrd_arena *a, size_t n)
     struct mrd_arena_chunk *c = a->head;
     size_t need = (n + 15) & ~(size_t)15;
 
-    if (need < n)
-        return NULL;
+    if (need < n || need > SIZE_MAX / 2)
+        return NULL; /* overflow, or a size no malloc can meet */
     if (!c || c->size - c->used < need) {
         size_t size = need > a->chunk ? need : a->chunk;
         c = malloc(sizeof(*c) + size);

@@ -67,10 +67,11 @@ void mrd_wheel_run(struct mrd_wheel *w, uint64_t now_ms)
         return;
     if (steps > MRD_TIMER_SLOTS)
         steps = MRD_TIMER_SLOTS;
-    if (!w->armed) {
-        w->cursor_ms = end;
+    /* The cursor moves to the last slot first: a timer armed already due by a callback
+     * lands there and fires in this run, not in a slot this run has passed. */
+    w->cursor_ms = end;
+    if (!w->armed)
         return;
-    }
     for (uint64_t s = 0; s < steps; s++) {
         uint64_t slot_time = end - (steps - 1 - s) * MRD_TIMER_RES_MS;
         struct mrd_list *head = wheel_slot(w, slot_time);
@@ -91,12 +92,10 @@ void mrd_wheel_run(struct mrd_wheel *w, uint64_t now_ms)
                 t->deadline = 0;
                 t->cb(t, now_ms);
             } else if (t->deadline) {
-                w->cursor_ms = end; /* re-link relative to the final cursor */
                 wheel_link(w, t);
             }
         }
     }
-    w->cursor_ms = end;
 }
 
 int mrd_wheel_next_ms(const struct mrd_wheel *w, uint64_t now_ms, int cap)

@@ -3,6 +3,7 @@
  * tokens, Transfer-Encoding lists, header value bytes, the request-target). */
 #include "http/h1.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -330,7 +331,7 @@ bool mrd_h1_request_id_ok(const char *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == ':' || c == '-'))
+              c == '.' || c == '_' || c == ':' || c == '-'))
             return false;
     }
     return true;
@@ -484,6 +485,8 @@ static const char *h1_check_head(struct mrd_h1_msg *m, int *status)
             return "CONNECT is not supported";
         }
     }
+    if ((m->parser.flags & F_CONTENT_LENGTH) && m->parser.content_length > INT64_MAX)
+        return "invalid Content-Length"; /* llhttp takes up to 2^64-1; nobody sends that */
     m->chunked = (m->parser.flags & F_CHUNKED) != 0;
     m->content_length = (m->parser.flags & F_CONTENT_LENGTH) ? (int64_t)m->parser.content_length : -1;
     m->keep_alive = llhttp_should_keep_alive(&m->parser) != 0;
@@ -545,6 +548,14 @@ static void h1_llhttp_error(struct mrd_h1_msg *m, llhttp_errno_t err)
     }
 }
 
+/* 1 if the buffer before <pos> ends with CRLF CRLF, as far as bytes are left to check. */
+static bool h1_crlf_end(const char *buf, uint32_t pos)
+{
+    static const char end[] = "\r\n\r\n";
+    uint32_t n = pos < 4 ? pos : 4;
+    return memcmp(buf + pos - n, end + 4 - n, n) == 0;
+}
+
 enum mrd_h1_ret mrd_h1_feed(struct mrd_h1_msg *m, const char *buf, uint32_t *pos, uint32_t end)
 {
     if (m->state == MRD_H1_ERROR)
@@ -593,6 +604,14 @@ enum mrd_h1_ret mrd_h1_feed(struct mrd_h1_msg *m, const char *buf, uint32_t *pos
             }
             m->state = MRD_H1_BODY;
             return MRD_H1_HEADERS;
+        }
+        /* llhttp lets a bare LF end the chunked trailer section; a peer that wants CRLF
+         * would then never see the body end. Check the bytes still in the buffer. */
+        if (m->chunked && !h1_crlf_end(buf, *pos)) {
+            m->state = MRD_H1_ERROR;
+            m->error_status = h1_fail_status(m, 400);
+            m->why = "chunked body not ended by CRLF";
+            return MRD_H1_FAIL;
         }
         m->state = MRD_H1_DONE;
         return MRD_H1_COMPLETE;

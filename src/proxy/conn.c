@@ -486,8 +486,11 @@ static void c_on_request_head(struct mrd_cconn *c)
         c_error(c, 503, "out of memory");
         return;
     }
-    if (c->req.upgrade)
-        c->close_after = true; /* tunnels come with the WebSocket module; until then, no reuse */
+    if (c->req.upgrade && mrd_modules_run(t, MRD_HOOK_UPGRADE) == MRD_PHASE_NEXT) {
+        /* No module tunnels this protocol: plain HTTP, the Upgrade header already dropped as
+         * hop-by-hop. llhttp stops after an upgrade request, so the connection ends with it. */
+        c->close_after = true;
+    }
     if (mrd_modules_run(t, MRD_HOOK_ROUTE) == MRD_PHASE_DONE ||
         mrd_modules_run(t, MRD_HOOK_ACCESS) == MRD_PHASE_DONE ||
         mrd_modules_run(t, MRD_HOOK_STEER) == MRD_PHASE_DONE) {
@@ -596,6 +599,16 @@ static void c_upstream_failed(struct mrd_cconn *c, const char *why, int status)
 }
 
 /* Writes pending client output (gateway bytes, then relayed body). Returns progress. */
+/* Holds <c>'s writes until the end of the event batch. Returns true if they were held. */
+static bool c_defer(struct mrd_cconn *c)
+{
+    if (!c->w->defer_writes)
+        return false;
+    if (!mrd_list_linked(&c->flush_link))
+        mrd_list_add_tail(&c->w->flush, &c->flush_link);
+    return true;
+}
+
 static bool c_write(struct mrd_cconn *c)
 {
     struct iovec iov[2];
@@ -613,7 +626,7 @@ static bool c_write(struct mrd_cconn *c)
         iov[n].iov_base = c->u->rx->data + c->u->fwd_pos;
         iov[n++].iov_len = body;
     }
-    if (!n)
+    if (!n || c_defer(c))
         return false;
     ssize_t w = writev(c->io.fd, iov, n);
     if (w < 0) {
@@ -662,7 +675,7 @@ static bool u_write(struct mrd_cconn *c)
         iov[n].iov_base = c->rx->data + c->fwd_pos;
         iov[n++].iov_len = body;
     }
-    if (!n)
+    if (!n || c_defer(c))
         return false;
     ssize_t w = writev(u->io.fd, iov, n);
     if (w < 0) {
@@ -1210,6 +1223,7 @@ static void conn_free(struct mrd_cconn *c)
         c->u = NULL;
     }
     mrd_timer_stop(&w->loop.wheel, &c->timer);
+    mrd_list_del(&c->flush_link);
     close(c->io.fd);
     c->io.fd = -1;
     mrd_buf_put(&w->bufs, c->rx);
@@ -1218,6 +1232,17 @@ static void conn_free(struct mrd_cconn *c)
     mrd_list_del(&c->link);
     w->n_conns--;
     mrd_list_add_tail(&w->dead_c, &c->link); /* freed by mrd_conn_reap */
+}
+
+void mrd_conn_flush(struct mrd_worker *w)
+{
+    w->defer_writes = 0;
+    while (!mrd_list_empty(&w->flush)) {
+        struct mrd_cconn *c = MRD_CONTAINER_OF(w->flush.next, struct mrd_cconn, flush_link);
+        mrd_list_del(&c->flush_link);
+        conn_pump(c);
+    }
+    w->defer_writes = 1;
 }
 
 void mrd_conn_reap(struct mrd_worker *w)
@@ -1247,6 +1272,7 @@ void mrd_conn_accept(struct mrd_worker *w, int fd, const struct sockaddr_storage
     c->io.cb = c_on_io;
     c->w = w;
     mrd_arena_init(&c->arena, CONN_ARENA_CHUNK);
+    mrd_list_init(&c->flush_link);
     mrd_timer_init(&c->timer, c_on_timer);
     mrd_h1_init(&c->req, HTTP_REQUEST, NULL, 0, 0, 0);
     if (peer->ss_family == AF_INET)

@@ -37,6 +37,7 @@ struct mrd_cconn {
     struct mrd_io           io;
     struct mrd_worker      *w;
     struct mrd_list         link;      /* in w->conns */
+    struct mrd_list         flush_link; /* in w->flush while writes wait for the batch end */
     struct mrd_timer        timer;
     struct mrd_buf         *rx;        /* owned; NULL while idle */
     uint32_t                parse_pos; /* request bytes parsed up to */
@@ -62,6 +63,8 @@ void mrd_conn_accept(struct mrd_worker *w, int fd, const struct sockaddr_storage
 void mrd_conn_drain(struct mrd_worker *w, bool fast);
 /* Closes every connection now (end of a drain deadline). */
 void mrd_conn_close_all(struct mrd_worker *w);
+/* Runs the writes held during the event batch. */
+void mrd_conn_flush(struct mrd_worker *w);
 /* Frees connections closed during the last event batch. */
 void mrd_conn_reap(struct mrd_worker *w);
 /* Closes every idle upstream connection of <w>. */

@@ -50,6 +50,9 @@ struct mrd_worker {
     uint32_t             n_conns;
     uint32_t             max_conns;
     struct mrd_list      upools;
+    struct mrd_list      flush;        /* client connections with writes held for the batch end */
+    int                  defer_writes; /* 1 while events are dispatched: writes are batched so
+                                        * peers wake once per burst, not once per request */
     struct mrd_list      dead_c, dead_u; /* closed client/upstream connections, freed after
                                           * the event batch (events may still name them) */
     /* mailbox from the control thread */

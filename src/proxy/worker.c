@@ -216,6 +216,7 @@ static void worker_tick(struct mrd_timer *t, uint64_t now)
 static void worker_after_batch(struct mrd_loop *l, void *arg)
 {
     (void)l;
+    mrd_conn_flush(arg);
     mrd_conn_reap(arg);
 }
 
@@ -224,6 +225,8 @@ static void *worker_main(void *arg)
     struct mrd_worker *w = arg;
     mrd_timer_set(&w->loop.wheel, &w->tick, w->loop.now_ms + WORKER_TICK_MS);
     mrd_loop_run(&w->loop, worker_after_batch, w);
+    mrd_conn_flush(w);
+    w->defer_writes = 0;
     mrd_accesslog_flush(w);
     mrd_conn_close_all(w);
     mrd_conn_close_idle_upstreams(w);
@@ -244,6 +247,8 @@ int mrd_workers_start(struct mrd_worker *ws, int n, struct mrd_cfg *cfg, int *fd
         mrd_list_init(&w->conns);
         mrd_list_init(&w->upools);
         mrd_list_init(&w->dead_c);
+        mrd_list_init(&w->flush);
+        w->defer_writes = 1;
         mrd_list_init(&w->dead_u);
         pthread_mutex_init(&w->mbox_lock, NULL);
         mrd_timer_init(&w->tick, worker_tick);

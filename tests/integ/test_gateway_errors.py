@@ -168,3 +168,33 @@ def test_origin_restart_recovers(procs):
     statuses = [request(m.port, target="/echo", timeout=10).status for _ in range(4)]
     assert statuses.count(502) <= 1 and statuses[-3:] == [200, 200, 200], statuses
     assert request(m.port, target="/echo").json()["name"] == "second"
+
+
+def test_origin_closes_with_connection_close_header(procs):
+    """The origin says "Connection: close" and closes: the proxy must not reuse that connection."""
+    o = procs.origin("o1")
+    m = procs.meridian(simple_config(("o1", o.port)))
+    with HttpConn(m.port) as c:
+        for i in range(40):
+            t = "/echo?i=%d" % i + ("&conn_close=1" if i % 2 else "")
+            c.send(request_bytes(target=t))
+            r = c.read_response()
+            assert r.status == 200 and r.json()["target"] == t, (i, r)
+            assert r.header("Connection", "").lower() != "close" or c.closed_within(2)
+            if r.header("Connection", "").lower() == "close":
+                break
+
+
+def test_origin_closes_idle_pooled_connection(procs):
+    """The origin silently closes an idle keep-alive connection (as servers with short idle
+    timeouts do). The next request must not fail: a pooled connection that the origin closed
+    is detected (or the request is replayed) instead of answering 502."""
+    o = procs.origin("o1")
+    m = procs.meridian(simple_config(("o1", o.port)))
+    statuses = []
+    with HttpConn(m.port) as c:
+        for i in range(6):
+            c.send(request_bytes(target="/echo?idle_close_ms=200&i=%d" % i))
+            statuses.append(c.read_response().status)
+            time.sleep(0.4)
+    assert statuses == [200] * 6, statuses

@@ -69,7 +69,7 @@ def test_request_ids_unique(env):
     assert len(seen) == 50
 
 
-@pytest.mark.parametrize("rid", ["abc", "req-1.2:3", "A" * 40, "A" * 41, "A" * 64, "A" * 128, "0", "a.b-c:d"],
+@pytest.mark.parametrize("rid", ["abc", "req-1.2:3", "under_score", "A" * 40, "A" * 41, "A" * 64, "A" * 128, "0", "a.b-c:d"],
                          ids=lambda v: v if len(v) < 20 else "A*%d" % len(v))
 def test_request_id_kept_when_well_formed(env, rid):
     m, _ = env
@@ -78,7 +78,7 @@ def test_request_id_kept_when_well_formed(env, rid):
     assert r.header("X-Request-Id") == rid
 
 
-@pytest.mark.parametrize("rid", ["has space", "A" * 129, "a/b", "semi;colon", "quote\"", "under_score", "é"],
+@pytest.mark.parametrize("rid", ["has space", "A" * 129, "a/b", "semi;colon", "quote\"", "é"],
                          ids=lambda v: v if len(v) < 20 else "A*%d" % len(v))
 def test_request_id_replaced_when_malformed(env, rid):
     m, _ = env

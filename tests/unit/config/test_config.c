@@ -825,8 +825,9 @@ static void test_bad_values(void)
     EXPECT_ERR(LISTEN "  limits: { max_header_bytes: 16kb }\n",
                "server.limits.max_header_bytes: bad size \"16kb\"; expected e.g. 512, 16KiB, 100MiB, 1GiB");
     EXPECT_ERR(LISTEN "  limits: { max_header_bytes: 512 }\n",
-               "server.limits.max_header_bytes: size \"512\" is out of range; expected 1KiB..1MiB");
+               "server.limits.max_header_bytes: size \"512\" is out of range; expected 1KiB..64KiB (one I/O buffer)");
     EXPECT_ERR(LISTEN "  limits: { max_header_bytes: 2MiB }\n", "is out of range");
+    EXPECT_ERR(LISTEN "  limits: { max_header_bytes: 65KiB }\n", "is out of range");
     EXPECT_ERR(LISTEN "  limits: { max_body_bytes: 1.5GiB }\n", "bad size \"1.5GiB\"");
     EXPECT_ERR(LISTEN "  limits: { max_headers: 0 }\n",
                "server.limits.max_headers: \"0\" is out of range; expected an integer 1..1000");
