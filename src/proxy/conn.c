@@ -187,9 +187,12 @@ static void c_local_response(struct mrd_cconn *c, int status, const char *ctype,
         up_close(c->u); /* whatever it was doing is abandoned */
         c->u = NULL;
     }
+    if (c->local)
+        return; /* one answer per request: the first one stands */
     c->local = true;
     c->rsp_started = true;
     c->rsp_done = true;
+    c->last_wr_ms = c->w->loop.now_ms; /* the write phase starts: see c_arm_timer */
     t->status = status;
     if (!c->req_done) {
         if (c->req.state == MRD_H1_BODY && !c->req.chunked && c->req.content_length <= 0)
@@ -1048,7 +1051,9 @@ static void c_arm_timer(struct mrd_cconn *c)
                 lim->idle_timeout_ms;
     } else {
         lim = &c->txn.gen->cfg->server.limits;
-        if (c->req.state == MRD_H1_HEAD)
+        if (c->local)
+            d = c->last_wr_ms + lim->idle_timeout_ms; /* only the client's reading is left */
+        else if (c->req.state == MRD_H1_HEAD)
             d = c->head_start_ms + lim->header_timeout_ms;
         else if (c->wr_blocked)
             d = c->last_wr_ms + lim->idle_timeout_ms;
@@ -1091,7 +1096,12 @@ static void c_on_timer(struct mrd_timer *t, uint64_t now)
         return;
     }
     lim = &c->txn.gen->cfg->server.limits;
-    if (c->req.state == MRD_H1_HEAD) {
+    if (c->local) {
+        if (now >= c->last_wr_ms + lim->idle_timeout_ms) {
+            c_close(c); /* the client does not read the gateway's answer */
+            return;
+        }
+    } else if (c->req.state == MRD_H1_HEAD) {
         if (now >= c->head_start_ms + lim->header_timeout_ms) {
             c_gen_request_id(c);
             c_error(c, 408, "request head not received in time");
