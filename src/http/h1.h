@@ -57,7 +57,7 @@ struct mrd_h1_msg {
     bool               conn_close;     /* Connection: close */
     bool               upgrade;        /* Upgrade + Connection: upgrade */
     bool               expect_continue;
-    bool               needs_eof;      /* response body runs to connection close */
+    bool               needs_eof;      /* response body runs to close (set by the proxy, which knows the request) */
     int                host_idx;       /* index of the Host header, -1 none */
     uint64_t           body_bytes;     /* decoded body bytes seen so far */
     /* the failure, when state == MRD_H1_ERROR */

@@ -271,17 +271,6 @@ static void c_txn_begin(struct mrd_cconn *c)
     c->cout_len = c->cout_off = c->uout_len = c->uout_off = 0;
 }
 
-static void gen_unref(struct mrd_wgen *g)
-{
-    if (--g->refs == 0) {
-        mrd_cfg_unref(g->cfg);
-        free(g->pool_base);
-        free(g->rr_current);
-        free(g->upools);
-        free(g);
-    }
-}
-
 /* Copies request facts the phases and the log need into the arena. */
 static int c_txn_facts(struct mrd_cconn *c)
 {
@@ -541,7 +530,7 @@ static void c_txn_end(struct mrd_cconn *c)
         c->close_after = true;
     if (!c->req.keep_alive || c->req.conn_close)
         c->close_after = true;
-    gen_unref(t->gen);
+    mrd_wgen_put(t->gen);
     t->gen = NULL;
     c->in_txn = false;
     mrd_arena_reset(&c->arena);

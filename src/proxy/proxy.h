@@ -72,6 +72,9 @@ struct mrd_worker {
     uint64_t             rng;          /* xorshift state for steering */
 };
 
+/* Drops one reference on a worker's generation view; frees it (and its cfg reference) at 0. */
+void mrd_wgen_put(struct mrd_wgen *g);
+
 /* Starts <n> workers on <cfg> with listening sockets fds[w * n_listen + i]. 0 or -errno. */
 int mrd_workers_start(struct mrd_worker *ws, int n, struct mrd_cfg *cfg, int *fds, int n_listen,
                       int alog_fd);

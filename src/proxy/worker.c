@@ -106,7 +106,7 @@ fail:
     return NULL;
 }
 
-static void worker_gen_put(struct mrd_wgen *g)
+void mrd_wgen_put(struct mrd_wgen *g)
 {
     if (--g->refs == 0) {
         mrd_cfg_unref(g->cfg);
@@ -184,7 +184,7 @@ static void worker_mbox(struct mrd_io *io, uint32_t ev)
         if (g) {
             struct mrd_wgen *old = w->gen;
             w->gen = g;
-            worker_gen_put(old); /* transactions on it keep it alive */
+            mrd_wgen_put(old); /* transactions on it keep it alive */
         } else {
             mrd_log_error("worker %d: out of memory adopting generation %llu; keeping the old one",
                           w->id, (unsigned long long)cfg->generation);
@@ -326,7 +326,7 @@ void mrd_workers_join(struct mrd_worker *ws, int n)
         worker_close_listeners(w);
         if (w->mbox_cfg)
             mrd_cfg_unref(w->mbox_cfg);
-        worker_gen_put(w->gen);
+        mrd_wgen_put(w->gen);
         while (!mrd_list_empty(&w->upools)) {
             struct mrd_upool *up = MRD_CONTAINER_OF(w->upools.next, struct mrd_upool, link);
             mrd_list_del(&up->link);
