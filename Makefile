@@ -48,6 +48,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 
 .PHONY: all deps run test unit integ fuzz bench clean fmt
+# Keep the fuzz objects between runs (they are intermediate to make otherwise).
+.SECONDARY:
 all: $(BUILD)/meridian
 
 $(BUILD)/meridian: $(OBJS) $(LLHTTP_OBJS)
@@ -102,7 +104,7 @@ build/fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJS) $(LLHTTP_OBJS:$(BUILD)/llhttp/%=build/fu
 	clang $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -pthread -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 bench: all
-	@sh tools/bench.sh $(BUILD)
+	@sh tools/bench.sh $(BUILD) $(BENCH_ARGS)
 
 fmt:
 	clang-format -i $(SRCS) $(shell find src -name '*.h')

@@ -159,3 +159,21 @@ def test_trusted_proxy_keeps_x_forwarded_for(procs):
     m = procs.meridian(simple_config(("o1", o.port), trusted=["127.0.0.0/8"]))
     _, j = echo(m.port, headers=[("X-Forwarded-For", "1.2.3.4")])
     assert hvals(j, "X-Forwarded-For") == ["1.2.3.4"]
+
+
+def test_upgrade_without_tunnel_module_is_plain_http(env):
+    """No module takes WebSocket upgrades yet: the request is proxied as plain HTTP with the
+    Upgrade header dropped, answered, and the client connection then closes (llhttp ends the
+    stream after an upgrade request, so nothing after it could be parsed safely)."""
+    m, _ = env
+    with HttpConn(m.port, timeout=5) as c:
+        c.send(request_bytes(target="/echo", host="h.example", headers=[
+            ("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")]))
+        r = c.read_response()
+        assert r.status == 200
+        j = r.json()
+        assert not hvals(j, "Upgrade") and not hvals(j, "Connection")
+        assert hvals(j, "Sec-WebSocket-Key") == ["dGhlIHNhbXBsZSBub25jZQ=="]
+        assert r.header("Connection", "").lower() == "close"
+        assert c.closed_within(3)
