@@ -361,6 +361,21 @@ static bool c_peer_trusted(const struct mrd_cconn *c)
     return false;
 }
 
+/* Writes one "Name: value\r\n" line from a parsed head; returns its length. The caller
+ * sized <o> from the head's spans. */
+static size_t h1_put_header(char *o, const char *base, const struct mrd_h1_hdr *h)
+{
+    size_t n = h->name.len;
+    memcpy(o, base + h->name.off, n);
+    o[n++] = ':';
+    o[n++] = ' ';
+    memcpy(o + n, base + h->value.off, h->value.len);
+    n += h->value.len;
+    o[n++] = '\r';
+    o[n++] = '\n';
+    return n;
+}
+
 /* Serializes the request head for the origin: hop-by-hop headers dropped, forwarding
  * headers added. */
 static int c_build_upstream_head(struct mrd_cconn *c)
@@ -392,14 +407,7 @@ static int c_build_upstream_head(struct mrd_cconn *c)
             continue;
         if ((int)i == m->host_idx)
             host_sent = true;
-        memcpy(o + n, base + h->name.off, h->name.len);
-        n += h->name.len;
-        o[n++] = ':';
-        o[n++] = ' ';
-        memcpy(o + n, base + h->value.off, h->value.len);
-        n += h->value.len;
-        o[n++] = '\r';
-        o[n++] = '\n';
+        n += h1_put_header(o + n, base, h);
     }
     if (!host_sent && auth_len)
         n += (size_t)sprintf(o + n, "Host: %.*s\r\n", (int)auth_len, auth);
@@ -838,14 +846,7 @@ static int c_response_head(struct mrd_cconn *c, struct mrd_h1_msg *m)
         const struct mrd_h1_hdr *h = &m->hdrs[i];
         if (h->skip || (!interim && mrd_h1_span_ieq(base, h->name, "x-request-id")))
             continue;
-        memcpy(o + n, base + h->name.off, h->name.len);
-        n += h->name.len;
-        o[n++] = ':';
-        o[n++] = ' ';
-        memcpy(o + n, base + h->value.off, h->value.len);
-        n += h->value.len;
-        o[n++] = '\r';
-        o[n++] = '\n';
+        n += h1_put_header(o + n, base, h);
     }
     if (!interim) {
         n += (size_t)sprintf(o + n, "X-Request-Id: %s\r\n", c->txn.request_id);
