@@ -12,6 +12,7 @@
 
 #include "config/config.h"
 #include "core/log.h"
+#include "lb/lb.h"
 #include "proxy/accesslog.h"
 #include "proxy/conn.h"
 #include "proxy/proxy.h"
@@ -95,6 +96,11 @@ static struct mrd_wgen *worker_adopt(struct mrd_worker *w, struct mrd_cfg *cfg)
                 goto fail;
         }
     }
+    /* Start each worker's round robin at a different origin, so workers do not all send
+     * their first requests to the same one. */
+    for (size_t i = 0; i < cfg->n_pools; i++)
+        for (int step = 0; step < w->id % (int)(cfg->pools[i].n_origins ? cfg->pools[i].n_origins : 1); step++)
+            mrd_lb_pick_origin(&cfg->pools[i], &g->rr_current[g->pool_base[i]], &w->rng);
     g->cfg = cfg;
     g->refs = 1;
     return g;
