@@ -37,39 +37,42 @@ static int cfg_mul(uint64_t a, uint64_t b, uint64_t *out)
     return 0;
 }
 
-int mrd_cfg_parse_duration(const char *s, uint64_t *ms)
+struct cfg_unit {
+    const char *sfx;
+    uint64_t    mul;
+};
+
+/* Parses digits followed by one of <units>' suffixes into value * multiplier. */
+static int cfg_parse_units(const char *s, const struct cfg_unit *units, size_t n, uint64_t *out)
 {
-    static const struct { const char *sfx; uint64_t mul; } units[] = {
-        { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 },
-        { "", 1000 }, /* bare number: seconds */
-    };
     uint64_t v;
     const char *end;
 
     if (!s || !(end = cfg_digits(s, &v)))
         return -1;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+    for (size_t i = 0; i < n; i++)
         if (strcmp(end, units[i].sfx) == 0)
-            return cfg_mul(v, units[i].mul, ms);
+            return cfg_mul(v, units[i].mul, out);
     return -1;
+}
+
+int mrd_cfg_parse_duration(const char *s, uint64_t *ms)
+{
+    static const struct cfg_unit units[] = {
+        { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 },
+        { "", 1000 }, /* bare number: seconds */
+    };
+    return cfg_parse_units(s, units, sizeof(units) / sizeof(units[0]), ms);
 }
 
 int mrd_cfg_parse_size(const char *s, uint64_t *bytes)
 {
-    static const struct { const char *sfx; uint64_t mul; } units[] = {
+    static const struct cfg_unit units[] = {
         { "", 1 },
         { "KiB", 1024ull }, { "MiB", 1024ull * 1024 }, { "GiB", 1024ull * 1024 * 1024 },
         { "KB", 1000ull }, { "MB", 1000ull * 1000 }, { "GB", 1000ull * 1000 * 1000 },
     };
-    uint64_t v;
-    const char *end;
-
-    if (!s || !(end = cfg_digits(s, &v)))
-        return -1;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-        if (strcmp(end, units[i].sfx) == 0)
-            return cfg_mul(v, units[i].mul, bytes);
-    return -1;
+    return cfg_parse_units(s, units, sizeof(units) / sizeof(units[0]), bytes);
 }
 
 /* 1 if <h> is a syntactically plausible DNS name (letters, digits, '-', '_', '.'). */
