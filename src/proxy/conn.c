@@ -344,19 +344,8 @@ static int c_txn_facts(struct mrd_cconn *c)
 static bool c_peer_trusted(const struct mrd_cconn *c)
 {
     const struct mrd_cfg_server *s = &c->txn.gen->cfg->server;
-    if (!s->n_trusted_proxies)
-        return false;
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    if (strchr(c->peer_ip, ':')) {
-        ss.ss_family = AF_INET6;
-        inet_pton(AF_INET6, c->peer_ip, &((struct sockaddr_in6 *)&ss)->sin6_addr);
-    } else {
-        ss.ss_family = AF_INET;
-        inet_pton(AF_INET, c->peer_ip, &((struct sockaddr_in *)&ss)->sin_addr);
-    }
     for (size_t i = 0; i < s->n_trusted_proxies; i++)
-        if (mrd_cfg_cidr_contains(&s->trusted_proxies[i], &ss))
+        if (mrd_cfg_cidr_contains(&s->trusted_proxies[i], &c->peer))
             return true;
     return false;
 }
@@ -1275,6 +1264,7 @@ void mrd_conn_accept(struct mrd_worker *w, int fd, const struct sockaddr_storage
     mrd_list_init(&c->flush_link);
     mrd_timer_init(&c->timer, c_on_timer);
     mrd_h1_init(&c->req, HTTP_REQUEST, NULL, 0, 0, 0);
+    memcpy(&c->peer, peer, sizeof(c->peer));
     if (peer->ss_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, c->peer_ip,
                   sizeof(c->peer_ip));

@@ -46,6 +46,7 @@ struct mrd_cconn {
     struct mrd_arena        arena;     /* per transaction; the first chunk is kept */
     struct mrd_h1_hdr      *req_hdrs, *rsp_hdrs; /* arena */
     char                    peer_ip[INET6_ADDRSTRLEN];
+    struct sockaddr_storage peer;      /* as accepted; matched against trusted_proxies */
     char                   *cout;      /* bytes for the client: heads, local responses */
     uint32_t                cout_len, cout_off;
     char                   *uout;      /* request head for the origin */
