@@ -8,13 +8,13 @@
 
 CC      ?= cc
 PYTHON  := /usr/bin/python3
-PKGS    := libfyaml libxxhash openssl
+PKGS    := libfyaml libxxhash openssl libmaxminddb
 LLHTTP_DIR := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp
 
 # Debian packages needed to build and test (checked by `make deps`).
-DEB_BUILD := gcc make pkg-config libfyaml-dev libxxhash-dev libssl-dev node-llhttp
-DEB_TEST  := python3 python3-pytest curl
+DEB_BUILD := gcc make pkg-config libfyaml-dev libxxhash-dev libssl-dev libmaxminddb-dev node-llhttp
+DEB_TEST  := python3 python3-pytest curl libmaxmind-db-writer-perl
 DEB_FUZZ  := clang libclang-rt-14-dev
 
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes \
