@@ -1,6 +1,6 @@
-/* Pure value parsers and matchers of the config subsystem: durations, sizes, socket
- * addresses, CIDRs, path globs and the per-request Host -> load balancer lookup.
- * No YAML here; config.c calls these while it walks the file. */
+/* Pure value parsers and matchers of the config subsystem: durations, sizes, numbers, socket
+ * addresses, CIDRs, HTTP tokens, expected status codes, path globs and the per-request
+ * Host -> load balancer lookup. No YAML here; config.c calls these while it walks the file. */
 #include "config/config.h"
 
 #include <arpa/inet.h>
@@ -374,4 +374,94 @@ const struct mrd_cfg_lb *mrd_cfg_find_lb(const struct mrd_cfg *cfg, const char *
         }
     }
     return best ? best : any;
+}
+
+int mrd_cfg_is_token(const char *s, size_t len)
+{
+    if (!s || len == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c && strchr("!#$%&'*+-.^_`|~", c))))
+            return 0;
+    }
+    return 1;
+}
+
+int mrd_cfg_parse_code_range(const char *s, size_t len, struct mrd_cfg_code_range *out)
+{
+    unsigned v = 0;
+
+    if (!s || len != 3 || s[0] < '1' || s[0] > '5')
+        return -1;
+    /* "2xx": a whole class; 'X' too, as people write it either way */
+    if ((s[1] == 'x' || s[1] == 'X') && (s[2] == 'x' || s[2] == 'X')) {
+        out->lo = (uint16_t)((s[0] - '0') * 100);
+        out->hi = (uint16_t)(out->lo + 99);
+        return 0;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    out->lo = out->hi = (uint16_t)v; /* 100..599 by the first digit */
+    return 0;
+}
+
+int mrd_cfg_code_expected(const struct mrd_cfg_monitor *m, int status)
+{
+    for (size_t i = 0; m && i < m->n_codes; i++)
+        if (status >= m->codes[i].lo && status <= m->codes[i].hi)
+            return 1;
+    return 0;
+}
+
+int mrd_cfg_parse_number(const char *s, double *out)
+{
+    const char *p = s;
+    char *end;
+    double v;
+
+    /* Plain decimal only: strtod alone would also take "inf", "nan", hex and exponents. */
+    if (!s)
+        return -1;
+    if (*p == '-' || *p == '+')
+        p++;
+    if (!(*p >= '0' && *p <= '9'))
+        return -1;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (*p == '.') {
+        p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return -1;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p || p - s > 40)
+        return -1;
+    v = strtod(s, &end);
+    if (*end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int mrd_cfg_addr_is_loopback(const struct mrd_cfg_addr *a)
+{
+    static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    const uint8_t *b;
+
+    if (!a)
+        return 0;
+    if (a->ss.ss_family == AF_INET)
+        return ((const uint8_t *)&((const struct sockaddr_in *)&a->ss)->sin_addr)[0] == 127;
+    if (a->ss.ss_family != AF_INET6)
+        return 0;
+    b = ((const struct sockaddr_in6 *)&a->ss)->sin6_addr.s6_addr;
+    if (memcmp(b, &in6addr_loopback, 16) == 0)
+        return 1;
+    return memcmp(b, v4mapped, 12) == 0 && b[12] == 127;
 }

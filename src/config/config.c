@@ -1,8 +1,10 @@
 /* YAML -> struct mrd_cfg: owns the libfyaml event parse into a small located tree, the
- * schema walk that fills and validates one config generation (collecting every error),
- * and the reference counting that frees a generation with its arena. */
+ * schema walk that fills and validates one config generation (collecting every error, and
+ * opening what it names: the admin token file, the geo database), and the reference counting
+ * that frees a generation with its arena. */
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libfyaml.h>
 #include <netinet/in.h>
@@ -10,7 +12,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "geo/geo.h"
+#include "health/state.h"
 
 #define CFG_MAX_ERRORS 1000        /* per load; more are counted, not stored */
 #define CFG_MAX_ITEMS  1000000     /* entries visited, alias re-uses included */
@@ -20,6 +27,15 @@
 
 #define CFG_MS_MIN 1ull
 #define CFG_MS_7D  (7ull * 86400000)
+
+#define CFG_MAX_CODES      32      /* monitors.<m>.expected_codes entries */
+#define CFG_MAX_MON_HDRS   32      /* monitors.<m>.header entries */
+#define CFG_MAX_MON_PATH   2048    /* bytes of a probe path */
+#define CFG_MAX_MON_BODY   1024    /* bytes of expected_body: probes read a bounded body */
+#define CFG_MAX_HDR_NAME   128
+#define CFG_MAX_HDR_VALUE  4096
+#define CFG_MAX_AFF_HDRS   16      /* session_affinity_attributes.headers */
+#define CFG_MAX_TOKEN_SCAN (64u << 10) /* bytes of a token file looked at for a token */
 
 enum cfg_kind { CFG_SCALAR, CFG_MAP, CFG_SEQ };
 
@@ -73,6 +89,8 @@ struct cfg_ctx {
     int                    last_line, last_col;
     struct cfg_hent      **pool_h;  /* CFG_HBUCKETS; in tmp */
     struct cfg_hent      **host_h;  /* CFG_HBUCKETS; in tmp */
+    struct cfg_hent      **mon_h;   /* CFG_HBUCKETS; in tmp */
+    struct cfg_hent      **net_h;   /* geo.networks prefixes; in tmp */
     char                  *scratch; /* malloc'ed; token text assembly */
     size_t                 scratch_cap;
 };
@@ -1034,7 +1052,7 @@ static bool cfg_enum(struct cfg_ctx *ctx, const struct cfg_node *n, const char *
                      const char *const *names, const char *const *planned, int *out)
 {
     const char *s = cfg_text(ctx, n, path);
-    char list[128];
+    char list[192];
     struct cfg_q q;
 
     if (!s)
@@ -1373,14 +1391,676 @@ static void cfg_log(struct cfg_ctx *ctx, const struct cfg_node *map)
         log->level = (enum mrd_cfg_log_level)lv;
 }
 
+/* ---- shared value helpers of the load-balancing sections ---- */
+
+/* Parses a plain decimal number within [min, max]. */
+static bool cfg_number(struct cfg_ctx *ctx, const struct cfg_node *n, const char *path,
+                       double min, double max, double *out)
+{
+    const char *s = cfg_scalar(ctx, n, path, "a number");
+    struct cfg_q q;
+    double v;
+
+    if (!s)
+        return false;
+    if (mrd_cfg_parse_number(s, &v) < 0) {
+        cfg_err(ctx, n, "%s: bad value %s; expected a number %g..%g", path,
+                cfg_quote(&q, n->text, n->len), min, max);
+        return false;
+    }
+    if (v < min || v > max) {
+        cfg_err(ctx, n, "%s: %s is out of range; expected a number %g..%g", path,
+                cfg_quote(&q, n->text, n->len), min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* latitude/longitude of one object: both or neither. False after an error. */
+static bool cfg_coords(struct cfg_ctx *ctx, const struct cfg_field *lat,
+                       const struct cfg_field *lon, const char *path, bool *has, double *la,
+                       double *lo)
+{
+    char sub[256];
+    bool ok = true;
+
+    *has = false;
+    if (!lat->val && !lon->val)
+        return true;
+    if (!lat->val || !lon->val) {
+        const struct cfg_field *f = lat->val ? lat : lon;
+        cfg_err(ctx, f->key, "%s.%s: latitude and longitude go together; %s is missing", path,
+                lat->val ? "latitude" : "longitude", lat->val ? "longitude" : "latitude");
+        return false;
+    }
+    ok &= cfg_number(ctx, lat->val, cfg_path(sub, sizeof(sub), "%s.latitude", path), -90, 90,
+                     la);
+    ok &= cfg_number(ctx, lon->val, cfg_path(sub, sizeof(sub), "%s.longitude", path), -180, 180,
+                     lo);
+    *has = ok;
+    return ok;
+}
+
+/* A load-balancing region code into *out (MRD_REGION_*). */
+static bool cfg_region(struct cfg_ctx *ctx, const struct cfg_node *n, const char *path, int *out)
+{
+    const char *s = cfg_text(ctx, n, path);
+    char list[128];
+    size_t o = 0;
+    struct cfg_q q;
+    int r;
+
+    if (!s)
+        return false;
+    if ((r = mrd_geo_region_parse(s)) >= 0) {
+        *out = r;
+        return true;
+    }
+    list[0] = 0;
+    for (int i = 0; i < MRD_REGION_COUNT && o < sizeof(list); i++)
+        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? " " : "",
+                              mrd_geo_region_name(i));
+    cfg_err(ctx, n, "%s: unknown region code %s; expected one of %s", path,
+            cfg_quote(&q, n->text, n->len), list);
+    return false;
+}
+
+/* An assigned ISO 3166-1 alpha-2 country code, upper-cased into the arena; NULL if bad. */
+static const char *cfg_country(struct cfg_ctx *ctx, const struct cfg_node *n, const char *path)
+{
+    const char *s = cfg_text(ctx, n, path);
+    char cc[3];
+    struct cfg_q q;
+
+    if (!s)
+        return NULL;
+    if (strlen(s) == 2 && mrd_geo_country_region(s) >= 0) {
+        for (int i = 0; i < 2; i++)
+            cc[i] = (s[i] >= 'a' && s[i] <= 'z') ? (char)(s[i] - 32) : s[i];
+        cc[2] = 0;
+        return cfg_keep(ctx, cc, 2);
+    }
+    cfg_err(ctx, n, "%s: unknown country code %s; expected an assigned ISO 3166-1 alpha-2 code "
+            "such as US, FR or JP", path, cfg_quote(&q, n->text, n->len));
+    return NULL;
+}
+
+/* An HTTP header name (a token), kept as written. NULL if bad (reported). */
+static const char *cfg_hdr_name(struct cfg_ctx *ctx, const struct cfg_node *n, const char *path)
+{
+    const char *s = cfg_text(ctx, n, path);
+    struct cfg_q q;
+
+    if (!s)
+        return NULL;
+    if (!mrd_cfg_is_token(s, strlen(s)) || strlen(s) > CFG_MAX_HDR_NAME) {
+        cfg_err(ctx, n, "%s: bad header name %s; expected 1..%d letters, digits or "
+                "!#$%%&'*+-.^_`|~, e.g. X-Session-Id", path, cfg_quote(&q, n->text, n->len),
+                CFG_MAX_HDR_NAME);
+        return NULL;
+    }
+    return cfg_keep(ctx, s, strlen(s));
+}
+
+/* ASCII case-insensitive equality. */
+static bool cfg_eq_nocase(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = (*a >= 'A' && *a <= 'Z') ? (char)(*a + 32) : *a;
+        char y = (*b >= 'A' && *b <= 'Z') ? (char)(*b + 32) : *b;
+        if (x != y)
+            return false;
+    }
+    return *a == *b;
+}
+
+/* <s> as it can be shown inside a one-line message: as is if printable, else quoted. */
+static const char *cfg_shown(struct cfg_q *q, const char *s)
+{
+    size_t len = strlen(s);
+
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return cfg_quote(q, s, len);
+    return len < sizeof(q->s) ? s : cfg_quote(q, s, len);
+}
+
+/* NULL if <path> names a regular file, else why not. A FIFO or a device would block or never
+ * end a read, so files the loader opens itself are checked first. */
+static const char *cfg_not_regular(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0)
+        return strerror(errno);
+    return S_ISREG(st.st_mode) ? NULL : S_ISDIR(st.st_mode) ? strerror(EISDIR)
+                                                             : "not a regular file";
+}
+
+/* ---- admin ---- */
+
+/* Checks that the token file at <s> can be read and holds a token (not only blanks). */
+static bool cfg_token_file(struct cfg_ctx *ctx, const struct cfg_node *key, const char *s)
+{
+    const char *why = cfg_not_regular(s);
+    FILE *f = NULL;
+    char buf[512];
+    bool blank = true;
+    size_t total = 0, got;
+    struct cfg_q q;
+
+    if (why) {
+        cfg_err(ctx, key, "admin.token_file: cannot read %s: %s", cfg_shown(&q, s), why);
+        return false;
+    }
+    if (!(f = fopen(s, "rb"))) {
+        cfg_err(ctx, key, "admin.token_file: cannot read %s: %s", cfg_shown(&q, s),
+                strerror(errno));
+        return false;
+    }
+    /* Only look as far as the first token byte; a huge file is not read whole. */
+    while (blank && total < CFG_MAX_TOKEN_SCAN && (got = fread(buf, 1, sizeof(buf), f)) > 0) {
+        total += got;
+        for (size_t i = 0; i < got && blank; i++)
+            blank = buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n';
+    }
+    if (ferror(f)) {
+        int e = errno;
+        fclose(f);
+        cfg_err(ctx, key, "admin.token_file: cannot read %s: %s", cfg_shown(&q, s), strerror(e));
+        return false;
+    }
+    fclose(f);
+    if (blank)
+        cfg_err(ctx, key, "admin.token_file: %s is empty; write the admin token into it "
+                "(clients send it as \"Authorization: Bearer <token>\")", cfg_shown(&q, s));
+    return !blank;
+}
+
+/* 1 if the admin address is only reachable from this host. */
+static bool cfg_admin_local(const struct mrd_cfg_addr *a)
+{
+    return strncasecmp(a->text, "localhost:", 10) == 0 || mrd_cfg_addr_is_loopback(a);
+}
+
+/* admin: address, token_file. */
+static void cfg_admin(struct cfg_ctx *ctx, const struct cfg_node *key, const struct cfg_node *map)
+{
+    static const char *const keys[] = { "address", "token_file", NULL };
+    struct mrd_cfg_admin *a = &ctx->cfg->admin;
+    const struct mrd_cfg_server *srv = &ctx->cfg->server;
+    struct cfg_field f[2];
+    const char *s, *env;
+    struct cfg_q q;
+
+    a->enabled = true;
+    a->loc = cfg_loc(ctx, key);
+    if (!cfg_want(ctx, map, CFG_MAP, "admin"))
+        return;
+    cfg_fields(ctx, map, "admin", keys, NULL, f);
+    if (f[1].val && (s = cfg_text(ctx, f[1].val, "admin.token_file"))) {
+        if (!*s)
+            cfg_err(ctx, f[1].val, "admin.token_file: empty; expected the path of a file that "
+                    "holds the admin token");
+        else if (cfg_token_file(ctx, f[1].key, s))
+            a->token_file = cfg_keep(ctx, s, strlen(s));
+    }
+    if (!f[0].val) {
+        cfg_missing(ctx, map, "admin", "address", " (e.g. address: \"127.0.0.1:9901\")");
+        return;
+    }
+    if (!cfg_addr(ctx, f[0].val, "admin.address", &a->addr))
+        return;
+    for (size_t i = 0; i < srv->n_listen; i++)
+        if (cfg_same_addr(&srv->listen[i].addr, &a->addr))
+            cfg_err(ctx, f[0].val, "admin.address: %s is also a server.listen address (line %d); "
+                    "use another port", cfg_quote(&q, a->addr.text, strlen(a->addr.text)),
+                    srv->listen[i].loc.line);
+    /* A token_file with a problem is reported above; do not pile a second error on it. */
+    env = getenv("MERIDIAN_ADMIN_TOKEN");
+    if (!f[1].val && !(env && *env) && !cfg_admin_local(&a->addr))
+        cfg_err(ctx, f[0].val, "admin.address: refusing a non-loopback admin address without a "
+                "token (token_file or MERIDIAN_ADMIN_TOKEN)");
+}
+
+/* ---- geo ---- */
+
+/* One geo.networks entry. */
+static void cfg_geo_net(struct cfg_ctx *ctx, struct mrd_cfg_geo *g, const struct cfg_node *map,
+                        const char *path)
+{
+    static const char *const keys[] = { "cidr", "region", "country", "latitude", "longitude",
+                                        NULL };
+    struct mrd_cfg_geo_net *n = &g->networks[g->n_networks];
+    struct cfg_field f[5];
+    char sub[256], key[80], ip[INET6_ADDRSTRLEN];
+    const char *s;
+    const struct mrd_cfg_geo_net *o;
+    struct cfg_q q;
+    bool ok = true;
+
+    n->region = -1;
+    if (!cfg_want(ctx, map, CFG_MAP, path))
+        return;
+    n->loc = cfg_loc(ctx, map);
+    cfg_fields(ctx, map, path, keys, NULL, f);
+    cfg_path(sub, sizeof(sub), "%s.cidr", path);
+    if (!f[0].val) {
+        cfg_missing(ctx, map, path, "cidr", " (e.g. cidr: \"203.0.113.0/24\")");
+        ok = false;
+    } else if (!(s = cfg_text(ctx, f[0].val, sub))) {
+        ok = false;
+    } else if (mrd_cfg_parse_cidr(s, &n->cidr) < 0) {
+        cfg_err(ctx, f[0].val, "%s: bad CIDR %s; expected e.g. 203.0.113.0/24, 192.0.2.7 or "
+                "2001:db8::/32", sub, cfg_quote(&q, f[0].val->text, f[0].val->len));
+        ok = false;
+    } else {
+        /* The same prefix twice would make "most specific wins" ambiguous. */
+        inet_ntop(n->cidr.family, n->cidr.addr, ip, sizeof(ip));
+        snprintf(key, sizeof(key), "%s/%u", ip, n->cidr.prefix);
+        if ((o = cfg_hget(ctx->net_h, key))) {
+            cfg_err(ctx, f[0].val, "%s: network %s is listed twice (also at line %d)", sub, key,
+                    o->loc.line);
+            ok = false;
+        } else {
+            const char *k = mrd_arena_strndup(&ctx->tmp, key, strlen(key));
+            ok = k && cfg_hput(ctx, &ctx->net_h, k, n);
+        }
+    }
+    if (f[1].val)
+        ok &= cfg_region(ctx, f[1].val, cfg_path(sub, sizeof(sub), "%s.region", path), &n->region);
+    if (f[2].val)
+        ok &= (n->country = cfg_country(ctx, f[2].val, cfg_path(sub, sizeof(sub), "%s.country",
+                                                                  path))) != NULL;
+    ok &= cfg_coords(ctx, &f[3], &f[4], path, &n->has_coords, &n->latitude, &n->longitude);
+    if (ok)
+        g->n_networks++;
+    else
+        memset(n, 0, sizeof(*n));
+}
+
+/* Reports why the geo lookup cannot be opened: at the mmdb key when the database is the
+ * problem (<mmdb>, or geo.c's message says so). */
+static void cfg_geo_open_failed(struct cfg_ctx *ctx, const struct cfg_node *key,
+                                const struct cfg_field *f, bool mmdb, const char *why)
+{
+    const struct mrd_cfg_geo *g = &ctx->cfg->geo;
+    char pre[300];
+    const char *reason = why;
+    struct cfg_q q;
+
+    if (!why[0])
+        why = reason = "unknown error";
+    if (g->mmdb && (mmdb || strncmp(why, "geo.mmdb", 8) == 0 || strstr(why, g->mmdb))) {
+        /* geo.c says 'geo.mmdb "<path>": cannot read it: <reason>'; keep only the reason. */
+        snprintf(pre, sizeof(pre), "geo.mmdb \"%s\": ", g->mmdb);
+        if (strncmp(reason, pre, strlen(pre)) == 0)
+            reason += strlen(pre);
+        if (strncmp(reason, "cannot read it: ", 16) == 0)
+            reason += 16;
+        cfg_err(ctx, f[0].key, "geo.mmdb: cannot open %s: %s", cfg_shown(&q, g->mmdb), reason);
+    } else {
+        cfg_err(ctx, f[1].key ? f[1].key : key, "%s%s", strncmp(why, "geo", 3) ? "geo: " : "", why);
+    }
+}
+
+/* geo: mmdb, networks; then opens the lookup so a bad mmdb fails the load, not a request. */
+static void cfg_geo(struct cfg_ctx *ctx, const struct cfg_node *key, const struct cfg_node *map)
+{
+    static const char *const keys[] = { "mmdb", "networks", NULL };
+    struct mrd_cfg_geo *g = &ctx->cfg->geo;
+    struct cfg_field f[2];
+    char why[256], sub[64];
+    const char *s;
+    size_t i = 0;
+
+    if (!cfg_want(ctx, map, CFG_MAP, "geo"))
+        return;
+    cfg_fields(ctx, map, "geo", keys, NULL, f);
+    if (f[0].val && (s = cfg_text(ctx, f[0].val, "geo.mmdb"))) {
+        if (!*s)
+            cfg_err(ctx, f[0].val, "geo.mmdb: empty; expected the path of a MaxMind-format "
+                    ".mmdb file (or leave mmdb out)");
+        else
+            g->mmdb = cfg_keep(ctx, s, strlen(s));
+    }
+    if (f[1].val && cfg_want(ctx, f[1].val, CFG_SEQ, "geo.networks") &&
+        (g->networks = cfg_array(ctx, f[1].val->n, sizeof(*g->networks)))) {
+        for (struct cfg_item *it = f[1].val->first; it; it = it->next, i++) {
+            if (!cfg_tick(ctx, f[1].val))
+                break;
+            cfg_geo_net(ctx, g, it->val, cfg_path(sub, sizeof(sub), "geo.networks[%zu]", i));
+        }
+    }
+    if (ctx->oom)
+        return;
+    why[0] = 0;
+    if (g->mmdb && (s = cfg_not_regular(g->mmdb)))
+        cfg_geo_open_failed(ctx, key, f, true, s);
+    else if (!(g->db = mrd_geo_open(g, why, sizeof(why))))
+        cfg_geo_open_failed(ctx, key, f, false, why);
+}
+
+/* ---- monitors ---- */
+
+/* Appends the comma-separated codes of scalar <n> ("200", "2xx, 301") to m->codes. */
+static void cfg_codes_text(struct cfg_ctx *ctx, struct mrd_cfg_monitor *m, const struct cfg_node *n,
+                           const char *path)
+{
+    const char *s = cfg_scalar(ctx, n, path, "status codes such as \"2xx\" or \"200,301\"");
+    struct cfg_q q;
+
+    if (!s)
+        return;
+    for (const char *p = s;; p++) {
+        const char *e = strchr(p, ','), *b = p;
+        size_t len;
+        if (!e)
+            e = p + strlen(p);
+        while (b < e && (*b == ' ' || *b == '\t'))
+            b++;
+        len = (size_t)(e - b);
+        while (len && (b[len - 1] == ' ' || b[len - 1] == '\t'))
+            len--;
+        if (m->n_codes == CFG_MAX_CODES) {
+            cfg_err(ctx, n, "%s: more than %d status codes", path, CFG_MAX_CODES);
+            return;
+        }
+        if (mrd_cfg_parse_code_range(b, len, &m->codes[m->n_codes]) < 0) {
+            cfg_err(ctx, n, "%s: bad status code %s; expected a code 100..599 or a class "
+                    "1xx..5xx, e.g. \"200\", \"2xx\" or \"200,301\"", path, cfg_quote(&q, b, len));
+            return;
+        }
+        m->n_codes++;
+        if (!*e)
+            return;
+        p = e;
+    }
+}
+
+/* monitors.<m>.expected_codes: a string or a list of strings. */
+static void cfg_codes(struct cfg_ctx *ctx, struct mrd_cfg_monitor *m, const struct cfg_node *n,
+                      const char *path)
+{
+    char sub[256];
+    size_t i = 0;
+
+    m->n_codes = 0;
+    if (!(m->codes = cfg_array(ctx, CFG_MAX_CODES, sizeof(*m->codes))))
+        return;
+    if (n->kind != CFG_SEQ) {
+        cfg_codes_text(ctx, m, n, path);
+    } else if (n->n == 0) {
+        cfg_err(ctx, n, "%s: expected at least one status code, e.g. \"2xx\"", path);
+    } else {
+        for (struct cfg_item *it = n->first; it; it = it->next, i++) {
+            if (!cfg_tick(ctx, n))
+                return;
+            cfg_codes_text(ctx, m, it->val, cfg_path(sub, sizeof(sub), "%s[%zu]", path, i));
+        }
+    }
+}
+
+/* A header value: one line of visible text (tabs allowed). NULL if bad (reported). */
+static const char *cfg_hdr_value(struct cfg_ctx *ctx, const struct cfg_node *n, const char *path)
+{
+    const char *s = cfg_text(ctx, n, path);
+    struct cfg_q q;
+    size_t len;
+
+    if (!s)
+        return NULL;
+    len = strlen(s);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f || len > CFG_MAX_HDR_VALUE) {
+            cfg_err(ctx, n, "%s: bad header value %s; expected at most %d bytes without CR, LF "
+                    "or other control characters", path, cfg_quote(&q, n->text, n->len),
+                    CFG_MAX_HDR_VALUE);
+            return NULL;
+        }
+    }
+    return cfg_keep(ctx, s, len);
+}
+
+/* monitors.<m>.header: { Name: value } or { Name: [value, ...] } (the first value is sent). */
+static void cfg_mon_headers(struct cfg_ctx *ctx, struct mrd_cfg_monitor *m,
+                            const struct cfg_node *map, const char *path)
+{
+    char sub[256], lab[64];
+
+    if (!cfg_want(ctx, map, CFG_MAP, path))
+        return;
+    if (map->n > CFG_MAX_MON_HDRS) {
+        cfg_err(ctx, map, "%s: more than %d headers", path, CFG_MAX_MON_HDRS);
+        return;
+    }
+    if (!(m->hdr_names = cfg_array(ctx, map->n, sizeof(*m->hdr_names))) ||
+        !(m->hdr_values = cfg_array(ctx, map->n, sizeof(*m->hdr_values))))
+        return;
+    for (struct cfg_item *it = map->first; it; it = it->next) {
+        const struct cfg_node *v = it->val;
+        const char *name, *val;
+        bool dup = false;
+        if (!cfg_tick(ctx, map))
+            return;
+        if (it->skip)
+            continue;
+        cfg_path(sub, sizeof(sub), "%s.%s", path, cfg_label(lab, sizeof(lab), it->key));
+        if (!(name = cfg_hdr_name(ctx, it->key, sub)))
+            continue;
+        if (v->kind == CFG_SEQ && v->n == 0) {
+            cfg_err(ctx, v, "%s: expected a value or a list of values, got an empty list", sub);
+            continue;
+        }
+        if (v->kind == CFG_SEQ) {
+            char vp[280];
+            val = cfg_hdr_value(ctx, v->first->val, cfg_path(vp, sizeof(vp), "%s[0]", sub));
+        } else {
+            val = cfg_hdr_value(ctx, v, sub);
+        }
+        if (!val)
+            continue;
+        dup = m->host && cfg_eq_nocase(name, "host");
+        for (size_t i = 0; i < m->n_hdrs && !dup; i++)
+            dup = cfg_eq_nocase(m->hdr_names[i], name);
+        if (dup) {
+            cfg_err(ctx, it->key, "%s: header '%s' is given twice (names ignore case)", sub, name);
+        } else if (cfg_eq_nocase(name, "host")) {
+            if (!*val)
+                cfg_err(ctx, v, "%s: the Host header cannot be empty", sub);
+            m->host = val;
+        } else {
+            m->hdr_names[m->n_hdrs] = name;
+            m->hdr_values[m->n_hdrs++] = val;
+        }
+    }
+}
+
+/* Checks a probe request path: starts with '/', no spaces or control characters. */
+static void cfg_mon_path(struct cfg_ctx *ctx, struct mrd_cfg_monitor *m, const struct cfg_node *n,
+                         const char *path)
+{
+    const char *s = cfg_text(ctx, n, path);
+    struct cfg_q q;
+    bool ok;
+
+    if (!s)
+        return;
+    ok = s[0] == '/' && strlen(s) <= CFG_MAX_MON_PATH;
+    for (const char *p = s; ok && *p; p++)
+        ok = (unsigned char)*p > 0x20 && *p != 0x7f;
+    if (!ok)
+        cfg_err(ctx, n, "%s: bad path %s; expected a path starting with '/' (at most %d bytes, "
+                "no spaces or control characters), e.g. /healthz", path,
+                cfg_quote(&q, n->text, n->len), CFG_MAX_MON_PATH);
+    else
+        m->path = cfg_keep(ctx, s, strlen(s));
+}
+
+/* Fills the documented monitor defaults. */
+static bool cfg_mon_defaults(struct cfg_ctx *ctx, struct mrd_cfg_monitor *m)
+{
+    m->type = MRD_MON_HTTP;
+    m->method = "GET";
+    m->path = "/";
+    m->interval_ms = 60000;
+    m->timeout_ms = 5000;
+    m->retries = 2;
+    m->consecutive_up = 1;
+    m->consecutive_down = 1;
+    if (!(m->codes = cfg_array(ctx, 1, sizeof(*m->codes))))
+        return false;
+    m->codes[0].lo = 200;
+    m->codes[0].hi = 299;
+    m->n_codes = 1;
+    return true;
+}
+
+enum { MON_TYPE, MON_METHOD, MON_PATH, MON_HEADER, MON_CODES, MON_BODY, MON_INTERVAL, MON_TIMEOUT,
+       MON_RETRIES, MON_UP, MON_DOWN, MON_INSECURE, MON_NKEYS };
+
+/* The request part of a monitor (method, path, header, expected_*): http and https only. */
+static void cfg_mon_request(struct cfg_ctx *ctx, struct mrd_cfg_monitor *m,
+                            const struct cfg_field *f, const char *path)
+{
+    char sub[256];
+    const char *s;
+    struct cfg_q q;
+
+    if (m->type == MRD_MON_TCP) {
+        for (int i = MON_METHOD; i <= MON_BODY; i++)
+            if (f[i].key)
+                cfg_err(ctx, f[i].key, "%s.%.*s: only http and https monitors send a request; "
+                        "remove it or set type: http", path, (int)f[i].key->len, f[i].key->text);
+        return;
+    }
+    if (f[MON_METHOD].val &&
+        (s = cfg_text(ctx, f[MON_METHOD].val, cfg_path(sub, sizeof(sub), "%s.method", path)))) {
+        if (!mrd_cfg_is_token(s, strlen(s)) || strlen(s) > 32)
+            cfg_err(ctx, f[MON_METHOD].val, "%s: bad method %s; expected a method such as GET "
+                    "or HEAD", sub, cfg_quote(&q, f[MON_METHOD].val->text, f[MON_METHOD].val->len));
+        else
+            m->method = cfg_keep(ctx, s, strlen(s));
+    }
+    if (f[MON_PATH].val)
+        cfg_mon_path(ctx, m, f[MON_PATH].val, cfg_path(sub, sizeof(sub), "%s.path", path));
+    if (f[MON_HEADER].val)
+        cfg_mon_headers(ctx, m, f[MON_HEADER].val, cfg_path(sub, sizeof(sub), "%s.header", path));
+    if (f[MON_CODES].val)
+        cfg_codes(ctx, m, f[MON_CODES].val, cfg_path(sub, sizeof(sub), "%s.expected_codes", path));
+    if (f[MON_BODY].val) {
+        const struct cfg_node *b = f[MON_BODY].val;
+        cfg_path(sub, sizeof(sub), "%s.expected_body", path);
+        if ((s = cfg_text(ctx, b, sub)) && strlen(s) > CFG_MAX_MON_BODY)
+            cfg_err(ctx, b, "%s: longer than %d bytes", sub, CFG_MAX_MON_BODY);
+        else if (s)
+            m->expected_body = cfg_keep(ctx, s, strlen(s));
+    }
+}
+
+/* The schedule of a monitor: interval, timeout (< interval), retries, consecutive_*. */
+static void cfg_mon_schedule(struct cfg_ctx *ctx, struct mrd_cfg_monitor *m,
+                             const struct cfg_field *f, const char *path)
+{
+    char sub[256];
+    long long v;
+    bool iv_ok = true, to_ok = true;
+
+    if (f[MON_INTERVAL].val)
+        iv_ok = cfg_duration(ctx, f[MON_INTERVAL].val,
+                             cfg_path(sub, sizeof(sub), "%s.interval", path), 100, 3600000,
+                             "100ms..1h", &m->interval_ms);
+    if (f[MON_TIMEOUT].val)
+        to_ok = cfg_duration(ctx, f[MON_TIMEOUT].val,
+                             cfg_path(sub, sizeof(sub), "%s.timeout", path), CFG_MS_MIN, 3600000,
+                             "1ms..1h", &m->timeout_ms);
+    if (iv_ok && to_ok && m->timeout_ms >= m->interval_ms) {
+        /* Point at what the user wrote: the timeout if given, else the interval. */
+        const struct cfg_node *at = f[MON_TIMEOUT].val ? f[MON_TIMEOUT].val : f[MON_INTERVAL].val;
+        cfg_err(ctx, at, "%s.%s: the timeout (%llums) must be shorter than the interval (%llums)%s",
+                path, f[MON_TIMEOUT].val ? "timeout" : "interval",
+                (unsigned long long)m->timeout_ms, (unsigned long long)m->interval_ms,
+                f[MON_TIMEOUT].val ? "" : "; the default timeout is 5s, set a shorter one");
+    }
+    if (f[MON_RETRIES].val &&
+        cfg_int(ctx, f[MON_RETRIES].val, cfg_path(sub, sizeof(sub), "%s.retries", path), 0, 10, &v))
+        m->retries = (uint32_t)v;
+    if (f[MON_UP].val &&
+        cfg_int(ctx, f[MON_UP].val, cfg_path(sub, sizeof(sub), "%s.consecutive_up", path), 1,
+                100, &v))
+        m->consecutive_up = (uint32_t)v;
+    if (f[MON_DOWN].val &&
+        cfg_int(ctx, f[MON_DOWN].val, cfg_path(sub, sizeof(sub), "%s.consecutive_down", path), 1,
+                100, &v))
+        m->consecutive_down = (uint32_t)v;
+}
+
+/* One monitor; its name is registered even when its body is bad, so references stay quiet. */
+static void cfg_monitor(struct cfg_ctx *ctx, struct mrd_cfg_monitor *m, const struct cfg_node *key,
+                        const struct cfg_node *map)
+{
+    static const char *const keys[] = {
+        "type", "method", "path", "header", "expected_codes", "expected_body", "interval",
+        "timeout", "retries", "consecutive_up", "consecutive_down", "allow_insecure", NULL,
+    };
+    static const char *const types[] = { "http", "https", "tcp", NULL };
+    struct cfg_field f[MON_NKEYS];
+    char path[128], sub[256], lab[64];
+    int t = 0;
+
+    cfg_path(path, sizeof(path), "monitors.%s", cfg_label(lab, sizeof(lab), key));
+    m->loc = cfg_loc(ctx, key);
+    cfg_name(ctx, key, path);
+    m->name = cfg_keep(ctx, key->text, key->len);
+    if (!m->name || !cfg_mon_defaults(ctx, m) || !cfg_want(ctx, map, CFG_MAP, path))
+        return;
+    cfg_fields(ctx, map, path, keys, NULL, f);
+    if (f[MON_TYPE].val && cfg_enum(ctx, f[MON_TYPE].val,
+                                    cfg_path(sub, sizeof(sub), "%s.type", path), types, NULL, &t))
+        m->type = (enum mrd_cfg_monitor_type)t;
+    else if (f[MON_TYPE].val)
+        t = -1; /* the request keys depend on the type: not checked against a bad one */
+    if (!f[MON_TYPE].val || t >= 0)
+        cfg_mon_request(ctx, m, f, path);
+    cfg_mon_schedule(ctx, m, f, path);
+    if (f[MON_INSECURE].val)
+        cfg_bool(ctx, f[MON_INSECURE].val, cfg_path(sub, sizeof(sub), "%s.allow_insecure", path),
+                 &m->allow_insecure);
+}
+
+/* monitors: name -> monitor. */
+static void cfg_monitors(struct cfg_ctx *ctx, const struct cfg_node *map)
+{
+    struct mrd_cfg *cfg = ctx->cfg;
+
+    if (!cfg_want(ctx, map, CFG_MAP, "monitors"))
+        return;
+    if (!(cfg->monitors = cfg_array(ctx, map->n, sizeof(*cfg->monitors))))
+        return;
+    for (struct cfg_item *it = map->first; it; it = it->next) {
+        struct mrd_cfg_monitor *m = &cfg->monitors[cfg->n_monitors];
+        if (!cfg_tick(ctx, map))
+            return;
+        if (it->skip)
+            continue;
+        cfg_monitor(ctx, m, it->key, it->val);
+        if (m->name)
+            cfg_hput(ctx, &ctx->mon_h, m->name, m);
+        cfg->n_monitors++;
+    }
+}
+
 /* One origin of a pool. Returns true if it was stored. */
 static bool cfg_origin(struct cfg_ctx *ctx, struct mrd_cfg_pool *pool, const struct cfg_node *map,
                        const char *path)
 {
-    static const char *const keys[] = { "name", "address", "weight", "enabled", NULL };
-    static const char *const planned[] = { "max_in_flight", "tls", "sni", "version", NULL };
+    static const char *const keys[] = { "name", "address", "weight", "enabled", "max_in_flight",
+                                        NULL };
+    static const char *const planned[] = { "tls", "sni", "version", NULL };
     struct mrd_cfg_origin *o = &pool->origins[pool->n_origins];
-    struct cfg_field f[4];
+    struct cfg_field f[5];
     char sub[256];
     long long w;
     bool ok = true;
@@ -1418,6 +2098,9 @@ static bool cfg_origin(struct cfg_ctx *ctx, struct mrd_cfg_pool *pool, const str
     }
     if (f[3].val)
         cfg_bool(ctx, f[3].val, cfg_path(sub, sizeof(sub), "%s.enabled", path), &o->enabled);
+    if (f[4].val && cfg_int(ctx, f[4].val, cfg_path(sub, sizeof(sub), "%s.max_in_flight", path), 0,
+                            10000000, &w))
+        o->max_in_flight = (uint32_t)w;
     if (ok && o->name)
         pool->n_origins++;
     return ok;
@@ -1427,75 +2110,199 @@ static bool cfg_origin(struct cfg_ctx *ctx, struct mrd_cfg_pool *pool, const str
 static void cfg_keepalive(struct cfg_ctx *ctx, struct mrd_cfg_pool *pool, const struct cfg_node *map,
                           const char *path)
 {
-    static const char *const keys[] = { "max_idle", "idle_timeout", NULL };
-    static const char *const planned[] = { "min_idle", NULL };
-    struct cfg_field f[2];
+    static const char *const keys[] = { "min_idle", "max_idle", "idle_timeout", NULL };
+    struct cfg_field f[3];
     char sub[256];
     long long v;
+    bool min_ok = false, max_ok = true;
 
     if (!cfg_want(ctx, map, CFG_MAP, path))
         return;
-    cfg_fields(ctx, map, path, keys, planned, f);
-    if (f[0].val && cfg_int(ctx, f[0].val, cfg_path(sub, sizeof(sub), "%s.max_idle", path), 0,
-                            10000, &v))
-        pool->keepalive.max_idle = (uint32_t)v;
-    if (f[1].val)
-        cfg_duration(ctx, f[1].val, cfg_path(sub, sizeof(sub), "%s.idle_timeout", path), CFG_MS_MIN,
+    cfg_fields(ctx, map, path, keys, NULL, f);
+    if (f[0].val && cfg_int(ctx, f[0].val, cfg_path(sub, sizeof(sub), "%s.min_idle", path), 0,
+                            10000, &v)) {
+        pool->keepalive.min_idle = (uint32_t)v;
+        min_ok = true;
+    }
+    if (f[1].val) {
+        max_ok = cfg_int(ctx, f[1].val, cfg_path(sub, sizeof(sub), "%s.max_idle", path), 0,
+                         10000, &v);
+        if (max_ok)
+            pool->keepalive.max_idle = (uint32_t)v;
+    }
+    if (f[2].val)
+        cfg_duration(ctx, f[2].val, cfg_path(sub, sizeof(sub), "%s.idle_timeout", path), CFG_MS_MIN,
                      86400000, "1ms..1d", &pool->keepalive.idle_timeout_ms);
+    /* Warm connections are idle ones, so they count against max_idle. */
+    if (min_ok && max_ok && pool->keepalive.min_idle > pool->keepalive.max_idle) {
+        struct cfg_q q;
+        cfg_err(ctx, f[0].val, "%s.min_idle: %s is more than max_idle (%u%s); expected "
+                "0..max_idle", path, cfg_quote(&q, f[0].val->text, f[0].val->len),
+                pool->keepalive.max_idle, f[1].val ? "" : ", the default");
+        pool->keepalive.min_idle = 0;
+    }
+}
+
+/* pools.<name>.passive_health (extension): outlier ejection from live traffic. */
+static void cfg_passive(struct cfg_ctx *ctx, struct mrd_cfg_pool *pool, const struct cfg_node *map,
+                        const char *path)
+{
+    static const char *const keys[] = { "consecutive_errors", "count_5xx", "base_ejection",
+                                        "max_ejection", NULL };
+    struct mrd_cfg_passive *ph = &pool->passive;
+    struct cfg_field f[4];
+    char sub[256];
+    long long v;
+    bool base_ok = true, max_ok = true;
+
+    if (!cfg_want(ctx, map, CFG_MAP, path))
+        return;
+    cfg_fields(ctx, map, path, keys, NULL, f);
+    if (f[0].val &&
+        cfg_int(ctx, f[0].val, cfg_path(sub, sizeof(sub), "%s.consecutive_errors", path), 0, 1000,
+                &v))
+        ph->consecutive_errors = (uint32_t)v;
+    if (f[1].val)
+        cfg_bool(ctx, f[1].val, cfg_path(sub, sizeof(sub), "%s.count_5xx", path), &ph->count_5xx);
+    if (f[2].val)
+        base_ok = cfg_duration(ctx, f[2].val, cfg_path(sub, sizeof(sub), "%s.base_ejection", path),
+                               CFG_MS_MIN, 86400000, "1ms..1d", &ph->base_ejection_ms);
+    if (f[3].val)
+        max_ok = cfg_duration(ctx, f[3].val, cfg_path(sub, sizeof(sub), "%s.max_ejection", path),
+                              CFG_MS_MIN, 86400000, "1ms..1d", &ph->max_ejection_ms);
+    if (base_ok && max_ok && ph->max_ejection_ms < ph->base_ejection_ms) {
+        const struct cfg_node *at = f[3].val ? f[3].val : f[2].val;
+        cfg_err(ctx, at, "%s.%s: max_ejection (%llums) must not be shorter than base_ejection "
+                "(%llums)", path, f[3].val ? "max_ejection" : "base_ejection",
+                (unsigned long long)ph->max_ejection_ms, (unsigned long long)ph->base_ejection_ms);
+    }
+}
+
+/* pools.<name>.minimum_origins: checked against the origins as written, good or not. */
+static void cfg_min_origins(struct cfg_ctx *ctx, struct mrd_cfg_pool *pool,
+                            const struct cfg_node *n, size_t n_written, const char *path)
+{
+    struct cfg_q q;
+    long long v;
+
+    if (!cfg_int(ctx, n, path, 1, 1000000, &v))
+        return;
+    if (n_written && (size_t)v > n_written) {
+        cfg_err(ctx, n, "%s: %s is more than the pool's %zu origin%s; expected 1..%zu", path,
+                cfg_quote(&q, n->text, n->len), n_written, n_written == 1 ? "" : "s", n_written);
+        return;
+    }
+    pool->minimum_origins = (uint32_t)v;
+}
+
+/* pools.<name>.monitor: a name from monitors:. */
+static void cfg_pool_monitor(struct cfg_ctx *ctx, struct mrd_cfg_pool *pool,
+                             const struct cfg_node *n, const char *path)
+{
+    const char *s = cfg_text(ctx, n, path);
+    struct cfg_q q;
+
+    if (!s)
+        return;
+    if (!(pool->monitor = cfg_hget(ctx->mon_h, s)))
+        cfg_err(ctx, n, "%s: no monitor named %s; define it under monitors:", path,
+                cfg_quote(&q, n->text, n->len));
+}
+
+/* Fills the documented pool defaults. */
+static void cfg_pool_defaults(struct mrd_cfg_pool *pool)
+{
+    pool->keepalive.max_idle = 64;
+    pool->keepalive.idle_timeout_ms = 60000;
+    pool->origin_steering = MRD_STEER_RANDOM;
+    pool->region = -1;
+    pool->minimum_origins = 1;
+    pool->passive.consecutive_errors = 3;
+    pool->passive.base_ejection_ms = 30000;
+    pool->passive.max_ejection_ms = 300000;
+}
+
+enum { POOL_REGION, POOL_LAT, POOL_LON, POOL_MONITOR, POOL_MIN, POOL_KEEPALIVE, POOL_STEER,
+       POOL_ORIGINS, POOL_PASSIVE, POOL_NKEYS };
+
+/* pools.<name>.origins */
+static void cfg_pool_origins(struct cfg_ctx *ctx, struct mrd_cfg_pool *pool,
+                             const struct cfg_node *map, const struct cfg_node *seq,
+                             const char *path)
+{
+    char sub[256];
+    size_t i = 0;
+
+    if (!seq) {
+        cfg_missing(ctx, map, path, "origins", " (a pool needs at least one origin)");
+        return;
+    }
+    cfg_path(sub, sizeof(sub), "%s.origins", path);
+    if ((seq->kind == CFG_SCALAR && seq->null) || (seq->kind == CFG_SEQ && seq->n == 0)) {
+        cfg_err(ctx, seq, "%s: a pool needs at least one origin, e.g. "
+                "- { name: a, address: \"10.0.0.1:8080\" }", sub);
+        return;
+    }
+    if (!cfg_want(ctx, seq, CFG_SEQ, sub))
+        return;
+    if (!(pool->origins = cfg_array(ctx, seq->n, sizeof(*pool->origins))))
+        return;
+    for (struct cfg_item *it = seq->first; it; it = it->next, i++) {
+        if (!cfg_tick(ctx, seq))
+            return;
+        cfg_origin(ctx, pool, it->val, cfg_path(sub, sizeof(sub), "%s.origins[%zu]", path, i));
+    }
 }
 
 /* One pool; its name is registered even when its body is bad, so references stay quiet. */
 static void cfg_pool(struct cfg_ctx *ctx, struct mrd_cfg_pool *pool, const struct cfg_node *key,
                      const struct cfg_node *map)
 {
-    static const char *const keys[] = { "origin_steering", "origins", "keepalive", NULL };
-    static const char *const planned[] = { "region", "latitude", "longitude", "monitor",
-                                           "minimum_origins", NULL };
-    static const char *const steer[] = { "random", "round_robin", NULL };
-    static const char *const steer_planned[] = { "least_outstanding_requests", "least_connections",
-                                                 "hash", NULL };
-    struct cfg_field f[3];
+    static const char *const keys[] = {
+        "region", "latitude", "longitude", "monitor", "minimum_origins", "keepalive",
+        "origin_steering", "origins", "passive_health", NULL,
+    };
+    static const char *const steer[] = { "random", "round_robin", "least_outstanding_requests",
+                                         "least_connections", "hash", NULL };
+    struct cfg_field f[POOL_NKEYS];
     char path[128], sub[256], lab[64];
     int st;
-    size_t i = 0;
 
     cfg_path(path, sizeof(path), "pools.%s", cfg_label(lab, sizeof(lab), key));
-    pool->keepalive.max_idle = 64;
-    pool->keepalive.idle_timeout_ms = 60000;
-    pool->origin_steering = MRD_STEER_RANDOM;
+    cfg_pool_defaults(pool);
     pool->loc = cfg_loc(ctx, key);
     cfg_name(ctx, key, path);
     pool->name = cfg_keep(ctx, key->text, key->len);
     if (!pool->name || !cfg_want(ctx, map, CFG_MAP, path))
         return;
-    cfg_fields(ctx, map, path, keys, planned, f);
-    if (f[0].val && cfg_enum(ctx, f[0].val, cfg_path(sub, sizeof(sub), "%s.origin_steering", path),
-                             steer, steer_planned, &st))
+    cfg_fields(ctx, map, path, keys, NULL, f);
+    if (f[POOL_REGION].val)
+        cfg_region(ctx, f[POOL_REGION].val, cfg_path(sub, sizeof(sub), "%s.region", path),
+                   &pool->region);
+    cfg_coords(ctx, &f[POOL_LAT], &f[POOL_LON], path, &pool->has_coords, &pool->latitude,
+               &pool->longitude);
+    if (f[POOL_MONITOR].val)
+        cfg_pool_monitor(ctx, pool, f[POOL_MONITOR].val,
+                         cfg_path(sub, sizeof(sub), "%s.monitor", path));
+    if (f[POOL_STEER].val &&
+        cfg_enum(ctx, f[POOL_STEER].val, cfg_path(sub, sizeof(sub), "%s.origin_steering", path),
+                 steer, NULL, &st))
         pool->origin_steering = (enum mrd_cfg_origin_steering)st;
-    if (f[2].val)
-        cfg_keepalive(ctx, pool, f[2].val, cfg_path(sub, sizeof(sub), "%s.keepalive", path));
-    if (!f[1].val) {
-        cfg_missing(ctx, map, path, "origins", " (a pool needs at least one origin)");
-        return;
-    }
-    cfg_path(sub, sizeof(sub), "%s.origins", path);
-    if (!cfg_want(ctx, f[1].val, CFG_SEQ, sub))
-        return;
-    if (f[1].val->n == 0) {
-        cfg_err(ctx, f[1].val, "%s: a pool needs at least one origin, e.g. "
-                "- { name: a, address: \"10.0.0.1:8080\" }", sub);
-        return;
-    }
-    if (!(pool->origins = cfg_array(ctx, f[1].val->n, sizeof(*pool->origins))))
-        return;
-    for (struct cfg_item *it = f[1].val->first; it; it = it->next, i++) {
-        if (!cfg_tick(ctx, f[1].val))
-            return;
-        cfg_origin(ctx, pool, it->val, cfg_path(sub, sizeof(sub), "%s.origins[%zu]", path, i));
-    }
+    if (f[POOL_KEEPALIVE].val)
+        cfg_keepalive(ctx, pool, f[POOL_KEEPALIVE].val,
+                      cfg_path(sub, sizeof(sub), "%s.keepalive", path));
+    if (f[POOL_PASSIVE].val)
+        cfg_passive(ctx, pool, f[POOL_PASSIVE].val,
+                    cfg_path(sub, sizeof(sub), "%s.passive_health", path));
+    cfg_pool_origins(ctx, pool, map, f[POOL_ORIGINS].val, path);
+    if (f[POOL_MIN].val)
+        cfg_min_origins(ctx, pool, f[POOL_MIN].val,
+                        f[POOL_ORIGINS].val && f[POOL_ORIGINS].val->kind == CFG_SEQ
+                            ? f[POOL_ORIGINS].val->n : 0,
+                        cfg_path(sub, sizeof(sub), "%s.minimum_origins", path));
 }
 
-/* pools: name -> pool. */
+/* pools: name -> pool; numbers pools and, across them in file order, origins. */
 static void cfg_pools(struct cfg_ctx *ctx, const struct cfg_node *map)
 {
     struct mrd_cfg *cfg = ctx->cfg;
@@ -1505,14 +2312,17 @@ static void cfg_pools(struct cfg_ctx *ctx, const struct cfg_node *map)
     if (!(cfg->pools = cfg_array(ctx, map->n, sizeof(*cfg->pools))))
         return;
     for (struct cfg_item *it = map->first; it; it = it->next) {
+        struct mrd_cfg_pool *p = &cfg->pools[cfg->n_pools];
         if (!cfg_tick(ctx, map))
             return;
         if (it->skip)
             continue;
-        cfg_pool(ctx, &cfg->pools[cfg->n_pools], it->key, it->val);
-        if (cfg->pools[cfg->n_pools].name)
-            cfg_hput(ctx, &ctx->pool_h, cfg->pools[cfg->n_pools].name, &cfg->pools[cfg->n_pools]);
-        cfg->n_pools++;
+        cfg_pool(ctx, p, it->key, it->val);
+        if (p->name)
+            cfg_hput(ctx, &ctx->pool_h, p->name, p);
+        p->index = (uint32_t)cfg->n_pools++;
+        for (size_t i = 0; i < p->n_origins; i++)
+            p->origins[i].flat = (uint32_t)cfg->n_origins++;
     }
 }
 
@@ -1738,45 +2548,332 @@ static void cfg_hostnames(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb, const stru
     }
 }
 
+/* A single pool name -> the pool; NULL if it does not exist (reported). */
+static struct mrd_cfg_pool *cfg_pool_ref(struct cfg_ctx *ctx, const struct cfg_node *n,
+                                         const char *path)
+{
+    const char *s = cfg_text(ctx, n, path);
+    struct mrd_cfg_pool *p;
+    struct cfg_q q;
+
+    if (!s)
+        return NULL;
+    if (!(p = cfg_hget(ctx->pool_h, s)))
+        cfg_err(ctx, n, "%s: no pool named %s; define it under pools:", path,
+                cfg_quote(&q, n->text, n->len));
+    return p;
+}
+
+/* region_pools / country_pools: a code -> pool list map. <region> picks the kind of key. */
+static void cfg_pool_map(struct cfg_ctx *ctx, const struct cfg_node *map, const char *path,
+                         bool region, struct mrd_cfg_pool_map **out, size_t *n_out)
+{
+    char sub[256], lab[64];
+
+    if (!cfg_want(ctx, map, CFG_MAP, path))
+        return;
+    if (!(*out = cfg_array(ctx, map->n, sizeof(**out))))
+        return;
+    for (struct cfg_item *it = map->first; it; it = it->next) {
+        struct mrd_cfg_pool_map *e = &(*out)[*n_out];
+        const char *key = NULL;
+        int r = -1;
+        if (!cfg_tick(ctx, map))
+            return;
+        if (it->skip)
+            continue;
+        cfg_path(sub, sizeof(sub), "%s.%s", path, cfg_label(lab, sizeof(lab), it->key));
+        if (region && cfg_region(ctx, it->key, sub, &r))
+            key = cfg_keep(ctx, mrd_geo_region_name(r), strlen(mrd_geo_region_name(r)));
+        else if (!region)
+            key = cfg_country(ctx, it->key, sub);
+        if (!key)
+            continue;
+        /* "seas" and "SEAS" are one key once parsed: YAML's own duplicate check misses it. */
+        for (size_t i = 0; i < *n_out; i++) {
+            if (strcmp((*out)[i].key, key) == 0) {
+                cfg_err(ctx, it->key, "%s: '%s' is listed twice (also at line %d)", sub, key,
+                        (*out)[i].loc.line);
+                key = NULL;
+                break;
+            }
+        }
+        if (!key)
+            continue;
+        e->key = key;
+        e->region = r;
+        e->loc = cfg_loc(ctx, it->key);
+        cfg_pool_list(ctx, it->val, sub, &e->pools, &e->n_pools);
+        if (e->n_pools)
+            (*n_out)++;
+        else
+            memset(e, 0, sizeof(*e));
+    }
+}
+
+/* load_balancers.<name>.random_steering: default_weight, pool_weights { pool: weight }. */
+static void cfg_random_steering(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb,
+                                const struct cfg_node *map, const char *path)
+{
+    static const char *const keys[] = { "default_weight", "pool_weights", NULL };
+    struct cfg_field f[2];
+    char sub[256], lab[64];
+    const struct cfg_node *pw;
+
+    if (!cfg_want(ctx, map, CFG_MAP, path))
+        return;
+    cfg_fields(ctx, map, path, keys, NULL, f);
+    if (f[0].val && cfg_number(ctx, f[0].val, cfg_path(sub, sizeof(sub), "%s.default_weight", path),
+                               0, 1000, &lb->random_steering.default_weight))
+        for (size_t i = 0; i < ctx->cfg->n_pools; i++)
+            lb->random_steering.pool_weights[i] = lb->random_steering.default_weight;
+    if (!(pw = f[1].val) ||
+        !cfg_want(ctx, pw, CFG_MAP, cfg_path(sub, sizeof(sub), "%s.pool_weights", path)))
+        return;
+    for (struct cfg_item *it = pw->first; it; it = it->next) {
+        char kp[320];
+        struct mrd_cfg_pool *p;
+        double w;
+        if (!cfg_tick(ctx, pw))
+            return;
+        if (it->skip)
+            continue;
+        cfg_path(kp, sizeof(kp), "%s.%s", sub, cfg_label(lab, sizeof(lab), it->key));
+        p = cfg_pool_ref(ctx, it->key, kp);
+        if (cfg_number(ctx, it->val, kp, 0, 1000, &w) && p)
+            lb->random_steering.pool_weights[p->index] = w;
+    }
+}
+
+/* load_balancers.<name>.session_affinity_attributes.headers */
+static void cfg_affinity_headers(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb,
+                                 const struct cfg_node *seq, const char *path)
+{
+    size_t i = 0;
+
+    if (!cfg_want(ctx, seq, CFG_SEQ, path))
+        return;
+    if (seq->n > CFG_MAX_AFF_HDRS) {
+        cfg_err(ctx, seq, "%s: more than %d headers", path, CFG_MAX_AFF_HDRS);
+        return;
+    }
+    if (!(lb->affinity_headers = cfg_array(ctx, seq->n, sizeof(*lb->affinity_headers))))
+        return;
+    for (struct cfg_item *it = seq->first; it; it = it->next, i++) {
+        char sub[280];
+        const char *h;
+        bool dup = false;
+        if (!cfg_tick(ctx, seq))
+            return;
+        cfg_path(sub, sizeof(sub), "%s[%zu]", path, i);
+        if (!(h = cfg_hdr_name(ctx, it->val, sub)))
+            continue;
+        for (size_t j = 0; j < lb->n_affinity_headers && !dup; j++)
+            dup = cfg_eq_nocase(lb->affinity_headers[j], h);
+        if (dup)
+            cfg_err(ctx, it->val, "%s: header '%s' is listed twice (names ignore case)", sub, h);
+        else
+            lb->affinity_headers[lb->n_affinity_headers++] = h;
+    }
+}
+
+/* session_affinity_attributes, checked against session_affinity (<aff>, NULL if absent). */
+static void cfg_affinity_attrs(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb,
+                               const struct cfg_node *aff, const struct cfg_node *map,
+                               const char *lbpath, const char *path)
+{
+    static const char *const keys[] = { "zero_downtime_failover", "headers", NULL };
+    static const char *const zdf[] = { "none", "temporary", "sticky", NULL };
+    struct cfg_field f[2] = { { NULL, NULL }, { NULL, NULL } };
+    char sub[256];
+    int v;
+    bool want_hdrs = lb->session_affinity == MRD_AFF_HEADER;
+    bool map_ok = map && cfg_want(ctx, map, CFG_MAP, path);
+
+    if (map_ok) {
+        cfg_fields(ctx, map, path, keys, NULL, f);
+        if (f[0].val && cfg_enum(ctx, f[0].val, cfg_path(sub, sizeof(sub),
+                                 "%s.zero_downtime_failover", path), zdf, NULL, &v))
+            lb->zero_downtime_failover = (enum mrd_cfg_zdf)v;
+        if (f[1].val)
+            cfg_affinity_headers(ctx, lb, f[1].val, cfg_path(sub, sizeof(sub), "%s.headers", path));
+    }
+    cfg_path(sub, sizeof(sub), "%s.headers", path);
+    if (!want_hdrs) {
+        if (f[1].val && f[1].val->kind == CFG_SEQ && f[1].val->n > 0)
+            cfg_err(ctx, f[1].key, "%s: headers are only used with session_affinity: header", sub);
+        return;
+    }
+    if (!f[0].val)
+        lb->zero_downtime_failover = MRD_ZDF_TEMPORARY; /* header affinity's default */
+    if (!map)
+        cfg_err(ctx, aff, "%s.session_affinity: header affinity needs %s, e.g. "
+                "headers: [\"X-Session-Id\"]", lbpath, sub);
+    else if (map_ok && !f[1].val)
+        cfg_missing(ctx, map, path, "headers", " (session_affinity: header needs at least one "
+                    "header name)");
+    else if (map_ok && f[1].val->kind == CFG_SEQ && f[1].val->n == 0)
+        cfg_err(ctx, f[1].val, "%s: session_affinity: header needs at least one header name, "
+                "e.g. [\"X-Session-Id\"]", sub);
+}
+
+/* adaptive_routing: failover_across_pools. */
+static void cfg_adaptive(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb, const struct cfg_node *map,
+                         const char *path)
+{
+    static const char *const keys[] = { "failover_across_pools", NULL };
+    struct cfg_field f[1];
+    char sub[256];
+
+    if (!cfg_want(ctx, map, CFG_MAP, path))
+        return;
+    cfg_fields(ctx, map, path, keys, NULL, f);
+    if (f[0].val)
+        cfg_bool(ctx, f[0].val, cfg_path(sub, sizeof(sub), "%s.failover_across_pools", path),
+                 &lb->failover_across_pools);
+}
+
+/* retries: attempts, budget_percent. */
+static void cfg_retries(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb, const struct cfg_node *map,
+                        const char *path)
+{
+    static const char *const keys[] = { "attempts", "budget_percent", NULL };
+    struct cfg_field f[2];
+    char sub[256];
+    long long v;
+
+    if (!cfg_want(ctx, map, CFG_MAP, path))
+        return;
+    cfg_fields(ctx, map, path, keys, NULL, f);
+    if (f[0].val &&
+        cfg_int(ctx, f[0].val, cfg_path(sub, sizeof(sub), "%s.attempts", path), 0, 10, &v))
+        lb->retry_attempts = (uint32_t)v;
+    if (f[1].val && cfg_int(ctx, f[1].val, cfg_path(sub, sizeof(sub), "%s.budget_percent", path),
+                            0, 100, &v))
+        lb->retry_budget_percent = (uint32_t)v;
+}
+
+/* proximity steers by distance, so every default pool needs coordinates. */
+static void cfg_check_proximity(struct cfg_ctx *ctx, const struct mrd_cfg_lb *lb,
+                                const struct cfg_node *at, const char *path)
+{
+    for (size_t i = 0; i < lb->n_default_pools; i++)
+        if (!lb->default_pools[i]->has_coords)
+            cfg_err(ctx, at, "%s: proximity needs latitude and longitude on every default pool; "
+                    "pool '%s' has none", path, lb->default_pools[i]->name);
+}
+
+/* Fills the documented load balancer defaults. */
+static bool cfg_lb_defaults(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb)
+{
+    size_t n = ctx->cfg->n_pools;
+
+    lb->steering_policy = MRD_POOLS_OFF;
+    lb->session_affinity = MRD_AFF_NONE;
+    lb->session_affinity_ttl_ms = 23ull * 3600000;
+    lb->zero_downtime_failover = MRD_ZDF_NONE;
+    lb->retry_attempts = 2;
+    lb->retry_budget_percent = 20;
+    lb->random_steering.default_weight = 1;
+    if (!(lb->random_steering.pool_weights = cfg_array(ctx, n, sizeof(double))))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        lb->random_steering.pool_weights[i] = 1;
+    return true;
+}
+
+enum { LB_HOSTS, LB_DEFAULT, LB_FALLBACK, LB_STEER, LB_REGION, LB_COUNTRY, LB_RANDOM, LB_AFF,
+       LB_AFF_TTL, LB_AFF_ATTRS, LB_ADAPTIVE, LB_RETRIES, LB_RULES, LB_NKEYS };
+
+/* The steering and affinity keys of a load balancer. */
+static void cfg_lb_steering(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb, const struct cfg_field *f,
+                            const char *path)
+{
+    static const char *const policies[] = {
+        "off", "random", "geo", "proximity", "dynamic_latency", "least_outstanding_requests",
+        "least_connections", NULL,
+    };
+    static const char *const affinity[] = { "none", "cookie", "ip_cookie", "header", NULL };
+    char sub[256];
+    int v;
+
+    if (f[LB_FALLBACK].val)
+        lb->fallback_pool = cfg_pool_ref(ctx, f[LB_FALLBACK].val,
+                                         cfg_path(sub, sizeof(sub), "%s.fallback_pool", path));
+    if (f[LB_STEER].val &&
+        cfg_enum(ctx, f[LB_STEER].val, cfg_path(sub, sizeof(sub), "%s.steering_policy", path),
+                 policies, NULL, &v)) {
+        lb->steering_policy = (enum mrd_cfg_steering)v;
+        if (lb->steering_policy == MRD_POOLS_PROXIMITY)
+            cfg_check_proximity(ctx, lb, f[LB_STEER].val, sub);
+    }
+    if (f[LB_REGION].val)
+        cfg_pool_map(ctx, f[LB_REGION].val, cfg_path(sub, sizeof(sub), "%s.region_pools", path),
+                     true, &lb->region_pools, &lb->n_region_pools);
+    if (f[LB_COUNTRY].val)
+        cfg_pool_map(ctx, f[LB_COUNTRY].val, cfg_path(sub, sizeof(sub), "%s.country_pools", path),
+                     false, &lb->country_pools, &lb->n_country_pools);
+    if (f[LB_RANDOM].val)
+        cfg_random_steering(ctx, lb, f[LB_RANDOM].val,
+                            cfg_path(sub, sizeof(sub), "%s.random_steering", path));
+    if (f[LB_AFF].val &&
+        cfg_enum(ctx, f[LB_AFF].val, cfg_path(sub, sizeof(sub), "%s.session_affinity", path),
+                 affinity, NULL, &v))
+        lb->session_affinity = (enum mrd_cfg_affinity)v;
+    if (f[LB_AFF_TTL].val)
+        cfg_duration(ctx, f[LB_AFF_TTL].val,
+                     cfg_path(sub, sizeof(sub), "%s.session_affinity_ttl", path), 1000,
+                     365ull * 86400000, "1s..365d", &lb->session_affinity_ttl_ms);
+    cfg_affinity_attrs(ctx, lb, f[LB_AFF].val, f[LB_AFF_ATTRS].val, path,
+                       cfg_path(sub, sizeof(sub), "%s.session_affinity_attributes", path));
+    if (f[LB_ADAPTIVE].val)
+        cfg_adaptive(ctx, lb, f[LB_ADAPTIVE].val,
+                     cfg_path(sub, sizeof(sub), "%s.adaptive_routing", path));
+    if (f[LB_RETRIES].val)
+        cfg_retries(ctx, lb, f[LB_RETRIES].val, cfg_path(sub, sizeof(sub), "%s.retries", path));
+}
+
 /* One load balancer. */
 static void cfg_lb(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb, const struct cfg_node *key,
                    const struct cfg_node *map)
 {
-    static const char *const keys[] = { "hostnames", "default_pools", "rules", NULL };
-    static const char *const planned[] = {
-        "fallback_pool", "steering_policy", "region_pools", "country_pools", "random_steering",
-        "session_affinity", "session_affinity_ttl", "session_affinity_attributes",
-        "adaptive_routing", "websocket", "retries", "versions", NULL,
+    static const char *const keys[] = {
+        "hostnames", "default_pools", "fallback_pool", "steering_policy", "region_pools",
+        "country_pools", "random_steering", "session_affinity", "session_affinity_ttl",
+        "session_affinity_attributes", "adaptive_routing", "retries", "rules", NULL,
     };
-    struct cfg_field f[3];
+    static const char *const planned[] = { "websocket", "versions", NULL };
+    struct cfg_field f[LB_NKEYS];
     char path[128], sub[256], lab[64];
+    const struct cfg_node *rules;
     size_t i = 0;
 
     cfg_path(path, sizeof(path), "load_balancers.%s", cfg_label(lab, sizeof(lab), key));
     lb->loc = cfg_loc(ctx, key);
     cfg_name(ctx, key, path);
     lb->name = cfg_keep(ctx, key->text, key->len);
-    if (!lb->name || !cfg_want(ctx, map, CFG_MAP, path))
+    if (!lb->name || !cfg_lb_defaults(ctx, lb) || !cfg_want(ctx, map, CFG_MAP, path))
         return;
     cfg_fields(ctx, map, path, keys, planned, f);
-    if (f[0].val)
-        cfg_hostnames(ctx, lb, f[0].val, cfg_path(sub, sizeof(sub), "%s.hostnames", path));
+    if (f[LB_HOSTS].val)
+        cfg_hostnames(ctx, lb, f[LB_HOSTS].val, cfg_path(sub, sizeof(sub), "%s.hostnames", path));
     else
         cfg_missing(ctx, map, path, "hostnames", " (e.g. hostnames: [\"example.com\"])");
-    if (f[1].val)
-        cfg_pool_list(ctx, f[1].val, cfg_path(sub, sizeof(sub), "%s.default_pools", path),
+    if (f[LB_DEFAULT].val)
+        cfg_pool_list(ctx, f[LB_DEFAULT].val, cfg_path(sub, sizeof(sub), "%s.default_pools", path),
                       &lb->default_pools, &lb->n_default_pools);
     else
         cfg_missing(ctx, map, path, "default_pools", NULL);
-    if (!f[2].val)
+    cfg_lb_steering(ctx, lb, f, path);
+    if (!(rules = f[LB_RULES].val))
         return;
     cfg_path(sub, sizeof(sub), "%s.rules", path);
-    if (!cfg_want(ctx, f[2].val, CFG_SEQ, sub))
+    if (!cfg_want(ctx, rules, CFG_SEQ, sub))
         return;
-    if (!(lb->rules = cfg_array(ctx, f[2].val->n, sizeof(*lb->rules))))
+    if (!(lb->rules = cfg_array(ctx, rules->n, sizeof(*lb->rules))))
         return;
-    for (struct cfg_item *it = f[2].val->first; it; it = it->next, i++) {
-        if (!cfg_tick(ctx, f[2].val))
+    for (struct cfg_item *it = rules->first; it; it = it->next, i++) {
+        if (!cfg_tick(ctx, rules))
             return;
         struct mrd_cfg_rule *r = &lb->rules[lb->n_rules];
         if (cfg_rule(ctx, r, it->val, cfg_path(sub, sizeof(sub), "%s.rules[%zu]", path, i)))
@@ -1796,21 +2893,23 @@ static void cfg_lbs(struct cfg_ctx *ctx, const struct cfg_node *map)
     if (!(cfg->lbs = cfg_array(ctx, map->n, sizeof(*cfg->lbs))))
         return;
     for (struct cfg_item *it = map->first; it; it = it->next) {
+        struct mrd_cfg_lb *lb = &cfg->lbs[cfg->n_lbs];
         if (!cfg_tick(ctx, map))
             return;
         if (it->skip)
             continue;
-        cfg_lb(ctx, &cfg->lbs[cfg->n_lbs++], it->key, it->val);
+        cfg_lb(ctx, lb, it->key, it->val);
+        lb->index = (uint32_t)cfg->n_lbs++;
     }
 }
 
-/* The whole file: sections in dependency order (pools before their users). */
+/* The whole file: sections in dependency order (monitors before pools before their users). */
 static void cfg_top(struct cfg_ctx *ctx, const struct cfg_node *root)
 {
-    static const char *const keys[] = { "server", "log", "pools", "load_balancers", NULL };
-    static const char *const planned[] = { "admin", "geo", "monitors", "cache", "rate_limits",
-                                           "security", "cluster", NULL };
-    struct cfg_field f[4];
+    static const char *const keys[] = { "server", "admin", "log", "geo", "monitors", "pools",
+                                        "load_balancers", NULL };
+    static const char *const planned[] = { "cache", "rate_limits", "security", "cluster", NULL };
+    struct cfg_field f[7];
 
     if (root->kind != CFG_MAP) {
         struct cfg_q q;
@@ -1821,11 +2920,17 @@ static void cfg_top(struct cfg_ctx *ctx, const struct cfg_node *root)
     cfg_fields(ctx, root, "the top level", keys, planned, f);
     cfg_server(ctx, f[0].val, root);
     if (f[1].val)
-        cfg_log(ctx, f[1].val);
+        cfg_admin(ctx, f[1].key, f[1].val);
     if (f[2].val)
-        cfg_pools(ctx, f[2].val);
+        cfg_log(ctx, f[2].val);
     if (f[3].val)
-        cfg_lbs(ctx, f[3].val);
+        cfg_geo(ctx, f[3].key, f[3].val);
+    if (f[4].val)
+        cfg_monitors(ctx, f[4].val);
+    if (f[5].val)
+        cfg_pools(ctx, f[5].val);
+    if (f[6].val)
+        cfg_lbs(ctx, f[6].val);
 }
 
 /* Fills the documented defaults. */
@@ -1849,6 +2954,16 @@ static void cfg_defaults(struct mrd_cfg *cfg)
     cfg->log.access = "stdout";
     cfg->log.error = "stderr";
     cfg->log.level = MRD_LOG_INFO;
+}
+
+/* Frees a generation and what it opened (the geo lookup); runtime state is unbound first. */
+static void cfg_free(struct mrd_cfg *cfg)
+{
+    if (cfg->geo.db)
+        mrd_geo_close(cfg->geo.db);
+    cfg->geo.db = NULL;
+    mrd_arena_free(&cfg->arena);
+    free(cfg);
 }
 
 /* ---- entry points ---- */
@@ -1892,8 +3007,7 @@ struct mrd_cfg *mrd_cfg_load_string(const char *name, const char *text, size_t l
     cfg_sort_errors(&ctx);
     mrd_cfg_errors_free(&local);
     if (ctx.failed) {
-        mrd_arena_free(&cfg->arena);
-        free(cfg);
+        cfg_free(cfg);
         return NULL;
     }
     return cfg;
@@ -1961,6 +3075,7 @@ void mrd_cfg_unref(struct mrd_cfg *cfg)
     /* acq_rel: the last holder must see every write made by the others before freeing. */
     if (atomic_fetch_sub_explicit(&cfg->refs, 1, memory_order_acq_rel) != 1)
         return;
-    mrd_arena_free(&cfg->arena);
-    free(cfg);
+    /* Runtime state is reached through this generation's objects: unbind while they exist. */
+    mrd_rt_unbind(cfg);
+    cfg_free(cfg);
 }

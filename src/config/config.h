@@ -6,7 +6,9 @@
 #include "config/config-t.h"
 
 /* Parses and validates <path>. Returns a config with refs == 1, or NULL with every
- * problem appended to <errs> (file:line:col located whenever the YAML gives a place). */
+ * problem appended to <errs> (file:line:col located whenever the YAML gives a place).
+ * Reads admin.token_file and opens geo (its mmdb) on the way, so a file that cannot be used
+ * fails the load. The result is not bound to runtime state yet (mrd_rt_bind). */
 struct mrd_cfg *mrd_cfg_load_file(const char *path, struct mrd_cfg_errors *errs);
 /* Same from a memory buffer; <name> is used as the file name in errors. */
 struct mrd_cfg *mrd_cfg_load_string(const char *name, const char *text, size_t len,
@@ -17,7 +19,8 @@ void mrd_cfg_errors_free(struct mrd_cfg_errors *errs);
 
 /* Takes one more reference. */
 struct mrd_cfg *mrd_cfg_ref(struct mrd_cfg *cfg);
-/* Drops one reference; frees the generation at zero. Safe on NULL. */
+/* Drops one reference; at zero, unbinds the generation's runtime state (mrd_rt_unbind),
+ * closes its geo lookup and frees it. Safe on NULL. */
 void mrd_cfg_unref(struct mrd_cfg *cfg);
 
 /* Finds the load balancer for a Host value (port already stripped, any case):
@@ -35,4 +38,15 @@ int mrd_cfg_parse_addr(const char *s, struct mrd_cfg_addr *out, const char **why
 int mrd_cfg_parse_cidr(const char *s, struct mrd_cfg_cidr *out);
 /* 1 if the address <ss> is inside <c>. */
 int mrd_cfg_cidr_contains(const struct mrd_cfg_cidr *c, const struct sockaddr_storage *ss);
+/* 1 if s[0..len) is a non-empty HTTP token (RFC 9110 tchar): header names, methods. */
+int mrd_cfg_is_token(const char *s, size_t len);
+/* Parses one expected status, "200" (100..599) or a class "2xx" (1xx..5xx), of exactly
+ * <len> bytes. 0 ok, -1 bad. */
+int mrd_cfg_parse_code_range(const char *s, size_t len, struct mrd_cfg_code_range *out);
+/* 1 if <status> is one of the monitor's expected codes. */
+int mrd_cfg_code_expected(const struct mrd_cfg_monitor *m, int status);
+/* Parses a plain decimal number ("-12", "48.86"); no exponent, hex, inf or nan. 0 ok, -1 bad. */
+int mrd_cfg_parse_number(const char *s, double *out);
+/* 1 if <a> is a loopback address: 127.0.0.0/8, ::1 or ::ffff:127.x.y.z. */
+int mrd_cfg_addr_is_loopback(const struct mrd_cfg_addr *a);
 #endif
