@@ -1,13 +1,22 @@
 /* The load-balancing module: finds the load balancer by Host, applies the first matching
- * rule, and steers to an origin of the first pool that has one available. */
+ * rule, orders the candidate pools with the steering policy, honours session affinity, and
+ * picks an origin; retries come back here with the failed origins excluded. */
 #include "lb/lb.h"
 
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <xxhash.h>
 
 #include "config/config.h"
+#include "geo/geo.h"
+#include "health/state.h"
+#include "lb/policy.h"
 #include "modules.h"
 #include "proxy/proxy.h"
+
+#define AFF_COOKIE "__mrdlb"
 
 uint64_t mrd_lb_rand(uint64_t *s)
 {
@@ -17,44 +26,6 @@ uint64_t mrd_lb_rand(uint64_t *s)
     x ^= x >> 27;
     *s = x;
     return x * 0x2545F4914F6CDD1DULL;
-}
-
-int mrd_lb_pick_origin(const struct mrd_cfg_pool *pool, int64_t *rr, uint64_t *rng)
-{
-    int64_t total = 0;
-    int best = -1;
-
-    if (pool->origin_steering == MRD_STEER_ROUND_ROBIN) {
-        /* Smooth weighted round robin: each pick adds every weight to its counter, takes
-         * the largest and subtracts the total from it; spreads heavy origins out evenly. */
-        for (size_t i = 0; i < pool->n_origins; i++) {
-            const struct mrd_cfg_origin *o = &pool->origins[i];
-            if (!o->enabled || !o->weight)
-                continue;
-            rr[i] += o->weight;
-            total += o->weight;
-            if (best < 0 || rr[i] > rr[best])
-                best = (int)i;
-        }
-        if (best >= 0)
-            rr[best] -= total;
-        return best;
-    }
-    for (size_t i = 0; i < pool->n_origins; i++)
-        if (pool->origins[i].enabled)
-            total += pool->origins[i].weight;
-    if (!total)
-        return -1;
-    uint64_t r = mrd_lb_rand(rng) % (uint64_t)total;
-    for (size_t i = 0; i < pool->n_origins; i++) {
-        const struct mrd_cfg_origin *o = &pool->origins[i];
-        if (!o->enabled)
-            continue;
-        if (r < o->weight)
-            return (int)i;
-        r -= o->weight;
-    }
-    return -1;
 }
 
 static int lb_method_match(const struct mrd_cfg_rule *r, const char *method)
@@ -111,23 +82,244 @@ static int lb_on_route(struct mrd_txn *txn)
     return MRD_PHASE_NEXT;
 }
 
+/* ---------------------------------------------------------------- affinity */
+
+/* Finds "__mrdlb=<16 hex>" in the request's Cookie headers. */
+static bool lb_cookie_id(const struct mrd_h1_msg *m, uint64_t *id)
+{
+    const size_t nl = sizeof(AFF_COOKIE) - 1;
+    for (uint32_t i = 0; i < m->n_hdrs; i++) {
+        if (!mrd_h1_span_ieq(m->base, m->hdrs[i].name, "cookie"))
+            continue;
+        const char *v = m->base + m->hdrs[i].value.off, *e = v + m->hdrs[i].value.len;
+        while (v < e) {
+            while (v < e && (*v == ' ' || *v == ';'))
+                v++;
+            const char *end = memchr(v, ';', (size_t)(e - v));
+            if (!end)
+                end = e;
+            if ((size_t)(end - v) > nl && !memcmp(v, AFF_COOKIE, nl) && v[nl] == '=') {
+                const char *val = v + nl + 1;
+                size_t vl = (size_t)(end - val);
+                while (vl && val[vl - 1] == ' ')
+                    vl--;
+                if (!mrd_affinity_decode(val, vl, id))
+                    return true;
+            }
+            v = end;
+        }
+    }
+    return false;
+}
+
+/* Hash of the named headers' values (session_affinity: header); false when none is there. */
+static bool lb_header_key(const struct mrd_cfg_lb *lb, const struct mrd_h1_msg *m, uint64_t *key)
+{
+    uint64_t h = 0x6d72646166660000ULL;
+    bool any = false;
+    for (size_t n = 0; n < lb->n_affinity_headers; n++)
+        for (uint32_t i = 0; i < m->n_hdrs; i++)
+            if (mrd_h1_span_ieq(m->base, m->hdrs[i].name, lb->affinity_headers[n])) {
+                h = XXH3_64bits_withSeed(m->base + m->hdrs[i].value.off, m->hdrs[i].value.len,
+                                         h + n);
+                any = true;
+            }
+    if (any)
+        *key = h;
+    return any;
+}
+
+static bool lb_tried(const struct mrd_txn *t, uint32_t flat)
+{
+    for (size_t i = 0; i < t->n_tried; i++)
+        if (t->tried[i] == flat)
+            return true;
+    return false;
+}
+
+/* A pinned origin takes the request if it is up, or draining (pinned sessions finish there). */
+static bool lb_pinned_ok(const struct mrd_txn *t, const struct mrd_cfg_origin *o, uint64_t now)
+{
+    return mrd_origin_enabled(o) && mrd_origin_weight(o) && mrd_origin_healthy(o, now) &&
+           mrd_origin_has_room(o) && !lb_tried(t, o->flat);
+}
+
+static void lb_choose(struct mrd_txn *t, const struct mrd_cfg_pool *p, int oi)
+{
+    t->pool = p;
+    t->origin = &p->origins[oi];
+    t->origin_flat = p->origins[oi].flat;
+}
+
+/* The session's pinned origin among the candidate pools (and the fallback), or false. */
+static bool lb_find_pinned(struct mrd_txn *t, uint64_t now)
+{
+    const struct mrd_cfg_lb *lb = t->lb;
+    for (size_t i = 0; i <= t->n_order; i++) {
+        const struct mrd_cfg_pool *p = i < t->n_order ? t->order[i] : lb->fallback_pool;
+        if (!p)
+            continue;
+        int oi = mrd_policy_find_origin(p, t->aff_cookie_id);
+        if (oi < 0)
+            continue;
+        if (!lb_pinned_ok(t, &p->origins[oi], now))
+            return false;
+        lb_choose(t, p, oi);
+        return true;
+    }
+    return false;
+}
+
+/* Sets the affinity cookie for the chosen origin when the session is new or moves. */
+static void lb_affinity_cookie(struct mrd_txn *t, bool pinned)
+{
+    const struct mrd_cfg_lb *lb = t->lb;
+    if (lb->session_affinity != MRD_AFF_COOKIE && lb->session_affinity != MRD_AFF_IP_COOKIE)
+        return;
+    if (pinned)
+        return;
+    /* temporary: the session returns to its origin once that is back, so the cookie stays */
+    if (t->aff_cookie_valid && lb->zero_downtime_failover == MRD_ZDF_TEMPORARY)
+        return;
+    char hex[MRD_AFFINITY_HEX_LEN + 1];
+    mrd_affinity_encode(mrd_affinity_id(t->pool, t->origin), hex);
+    char *v = mrd_arena_alloc(t->arena, 128);
+    if (!v)
+        return;
+    snprintf(v, 128, AFF_COOKIE "=%s; Max-Age=%llu; Path=/; HttpOnly; SameSite=Lax", hex,
+             (unsigned long long)(lb->session_affinity_ttl_ms / 1000));
+    t->set_cookie = v;
+}
+
+/* ---------------------------------------------------------------- steering */
+
+/* Picks from <p> with its policy, or with rendezvous hashing of the affinity key. */
+static int lb_pick(struct mrd_txn *t, const struct mrd_cfg_pool *p, struct mrd_pick *pk)
+{
+    pk->rr = &t->gen->rr_current[t->gen->pool_base[p->index]];
+    if (t->aff_has_key)
+        pk->key = t->aff_key;
+    if (!t->aff_has_key || p->origin_steering == MRD_STEER_HASH)
+        return mrd_policy_pick_origin(p, pk);
+    /* header / ip_cookie affinity: the key decides, whatever the pool's own policy */
+    struct mrd_cfg_pool hp = *p;
+    hp.origin_steering = MRD_STEER_HASH;
+    pk->key = t->aff_key;
+    return mrd_policy_pick_origin(&hp, pk);
+}
+
+static uint64_t lb_ip_key(const struct mrd_txn *t)
+{
+    const struct sockaddr_storage *ss = t->peer;
+    if (ss && ss->ss_family == AF_INET)
+        return XXH3_64bits(&((const struct sockaddr_in *)ss)->sin_addr, 4);
+    if (ss && ss->ss_family == AF_INET6)
+        return XXH3_64bits(&((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    return XXH3_64bits(t->client_ip, strlen(t->client_ip));
+}
+
+/* First attempt: where the client is, the pool order, the affinity inputs. */
+static int lb_prepare(struct mrd_txn *t)
+{
+    const struct mrd_cfg *cfg = t->gen->cfg;
+    const struct mrd_cfg_lb *lb = t->lb;
+
+    if (cfg->geo.db && t->peer)
+        t->geo_known = mrd_geo_lookup(cfg->geo.db, (const struct sockaddr *)t->peer, &t->geo) == 1;
+    size_t cap = t->n_pools + cfg->n_pools + 1;
+    t->order = mrd_arena_alloc(t->arena, cap * sizeof(*t->order));
+    if (!t->order)
+        return -1;
+    bool from_rule = t->pools != (const struct mrd_cfg_pool **)lb->default_pools;
+    t->n_order = mrd_policy_order_pools(lb, t->pools, t->n_pools, from_rule,
+                                        t->geo_known ? &t->geo : NULL, t->w->loop.now_ms,
+                                        &t->w->rng, t->order, cap);
+    t->aff_cookie_valid = false;
+    if (lb->session_affinity == MRD_AFF_COOKIE || lb->session_affinity == MRD_AFF_IP_COOKIE)
+        t->aff_cookie_valid = lb_cookie_id(t->req, &t->aff_cookie_id);
+    if (lb->session_affinity == MRD_AFF_HEADER)
+        t->aff_has_key = lb_header_key(lb, t->req, &t->aff_key);
+    else if (lb->session_affinity == MRD_AFF_IP_COOKIE && !t->aff_cookie_valid) {
+        t->aff_key = lb_ip_key(t);
+        t->aff_has_key = true;
+    }
+    return 0;
+}
+
+int mrd_lb_steer(struct mrd_txn *t, const struct mrd_cfg_pool *only)
+{
+    const struct mrd_cfg_lb *lb = t->lb;
+    uint64_t now = t->w->loop.now_ms;
+    struct mrd_pick pk = {
+        .now_ms = now,
+        .rng = &t->w->rng,
+        .key = lb_ip_key(t),
+        .exclude = t->tried,
+        .n_exclude = t->n_tried,
+    };
+
+    if (!t->order && lb_prepare(t) < 0)
+        return -1;
+    /* A pinned session: its origin, while it is up (first attempt; on a retry only when the
+     * session may move: sticky or temporary). */
+    if (t->aff_cookie_valid && !only && lb_find_pinned(t, now))
+        return 0;
+    for (size_t i = 0; i < t->n_order; i++) {
+        const struct mrd_cfg_pool *p = t->order[i];
+        if (only && p != only)
+            continue;
+        if (!only && !mrd_pool_healthy(p, now))
+            continue;
+        /* -1 here also means every candidate is at max_in_flight: spill to the next pool */
+        int oi = lb_pick(t, p, &pk);
+        if (oi >= 0) {
+            lb_choose(t, p, oi);
+            lb_affinity_cookie(t, false);
+            return 0;
+        }
+    }
+    if (only) {
+        int oi = lb_pick(t, only, &pk);
+        if (oi >= 0) {
+            lb_choose(t, only, oi);
+            lb_affinity_cookie(t, false);
+            return 0;
+        }
+        return -1;
+    }
+    /* Every pool is unhealthy or full: the fallback pool takes the traffic anyway, healthy
+     * origins first. */
+    const struct mrd_cfg_pool *fb = lb->fallback_pool;
+    if (fb) {
+        int oi = lb_pick(t, fb, &pk);
+        if (oi < 0) {
+            pk.ignore_health = true;
+            oi = lb_pick(t, fb, &pk);
+        }
+        if (oi >= 0) {
+            lb_choose(t, fb, oi);
+            lb_affinity_cookie(t, false);
+            return 0;
+        }
+    }
+    /* Unhealthy pools still beat an error when nothing else is left. */
+    for (size_t i = 0; i < t->n_order; i++) {
+        int oi = lb_pick(t, t->order[i], &pk);
+        if (oi >= 0) {
+            lb_choose(t, t->order[i], oi);
+            lb_affinity_cookie(t, false);
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static int lb_on_steer(struct mrd_txn *txn)
 {
     static const char none[] = "no origin is available for this request\n";
-    const struct mrd_cfg *cfg = txn->gen->cfg;
 
-    for (size_t p = 0; p < txn->n_pools; p++) {
-        const struct mrd_cfg_pool *pool = txn->pools[p];
-        size_t pi = (size_t)(pool - cfg->pools);
-        uint32_t base = txn->gen->pool_base[pi];
-        int oi = mrd_lb_pick_origin(pool, &txn->gen->rr_current[base], &txn->w->rng);
-        if (oi < 0)
-            continue;
-        txn->pool = pool;
-        txn->origin = &pool->origins[oi];
-        txn->origin_flat = base + (uint32_t)oi;
+    if (mrd_lb_steer(txn, NULL) == 0)
         return MRD_PHASE_NEXT;
-    }
     txn->error = "no_origin";
     mrd_txn_respond(txn, 503, "text/plain", none, sizeof(none) - 1);
     return MRD_PHASE_DONE;

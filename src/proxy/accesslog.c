@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "geo/geo.h"
 #include "modules.h"
 #include "proxy/proxy.h"
 
@@ -69,7 +70,12 @@ static void alog_on_log(struct mrd_txn *t)
     n += alog_str(line + n, room - n, t->request_id);
     n += (size_t)snprintf(line + n, room - n, ",\"client_ip\":");
     n += alog_str(line + n, room - n, t->client_ip);
-    n += (size_t)snprintf(line + n, room - n, ",\"country\":null,\"region\":null,\"method\":");
+    n += (size_t)snprintf(line + n, room - n, ",\"country\":");
+    n += alog_str(line + n, room - n, t->geo_known && t->geo.country[0] ? t->geo.country : NULL);
+    n += (size_t)snprintf(line + n, room - n, ",\"region\":");
+    n += alog_str(line + n, room - n,
+                  t->geo_known && t->geo.region >= 0 ? mrd_geo_region_name(t->geo.region) : NULL);
+    n += (size_t)snprintf(line + n, room - n, ",\"method\":");
     n += alog_str(line + n, room - n, t->method);
     n += (size_t)snprintf(line + n, room - n, ",\"host\":");
     n += alog_str(line + n, room - n, t->host);
@@ -99,6 +105,10 @@ static void alog_on_log(struct mrd_txn *t)
                           "\"retries\":%d,\"error\":",
                           t->retries);
     n += alog_str(line + n, room - n, t->error);
+    if (t->retry_reason) {
+        n += (size_t)snprintf(line + n, room - n, ",\"retry_reason\":");
+        n += alog_str(line + n, room - n, t->retry_reason);
+    }
     if (n + 2 > room)
         n = room - 2;
     line[n++] = '}';

@@ -16,16 +16,21 @@
 
 #include "config/config.h"
 #include "core/log.h"
+#include "health/state.h"
+#include "lb/lb.h"
+#include "lb/policy.h"
 #include "modules.h"
 #include "proxy/proxy.h"
 
 #define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 #define CONN_ARENA_CHUNK 8192
 #define CONN_LINGER_MS 1000
-#define RETRY_MAX 1
+#define WARM_BACKOFF_MAX_MS 10000 /* a warm pool whose connects fail retries at most this often */
 
 static void conn_pump(struct mrd_cconn *c);
 static void conn_free(struct mrd_cconn *c);
+static void c_attempt_begin(struct mrd_cconn *c);
+static void c_attempt_end(struct mrd_cconn *c);
 
 /* ---------------------------------------------------------------- upstream side */
 
@@ -47,20 +52,62 @@ static void up_close(struct mrd_uconn *u)
     mrd_list_add_tail(&w->dead_u, &u->link); /* freed by mrd_conn_reap */
 }
 
+static struct mrd_uconn *up_connect(struct mrd_worker *w, struct mrd_upool *up);
+static void up_park(struct mrd_uconn *u);
+
+/* An idle connection reached the pool's idle_timeout. A warm pool replaces it first, so the
+ * next request still finds an open connection: the operator sets idle_timeout below the
+ * origin's own keep-alive timeout, and the origin never sees it idle for longer. */
 static void up_idle_expired(struct mrd_timer *t, uint64_t now)
 {
+    struct mrd_uconn *u = MRD_CONTAINER_OF(t, struct mrd_uconn, timer);
+    struct mrd_upool *up = u->up;
+    struct mrd_worker *w = u->w;
+
     (void)now;
-    up_close(MRD_CONTAINER_OF(t, struct mrd_uconn, timer));
+    up_close(u);
+    if (up->warm && up->n_idle < up->min_idle && !w->draining) {
+        struct mrd_uconn *n = up_connect(w, up);
+        if (n)
+            up_park(n);
+    }
+}
+
+/* A warm connection's connect failed: back off before the pool tries again. */
+static void up_warm_failed(struct mrd_uconn *u)
+{
+    struct mrd_upool *up = u->up;
+    uint64_t b = up->warm_backoff_ms ? up->warm_backoff_ms * 2 : 200;
+    up->warm_backoff_ms = b > WARM_BACKOFF_MAX_MS ? WARM_BACKOFF_MAX_MS : b;
+    up->warm_next_ms = u->w->loop.now_ms + up->warm_backoff_ms;
+    up_close(u);
 }
 
 static void up_on_io(struct mrd_io *io, uint32_t ev)
 {
     struct mrd_uconn *u = MRD_CONTAINER_OF(io, struct mrd_uconn, io);
     if (!u->c) {
+        if (u->connecting && !(ev & (EPOLLIN | EPOLLRDHUP))) {
+            /* a warm connection finished connecting in the pool */
+            int err = 0;
+            socklen_t len = sizeof(err);
+            getsockopt(u->io.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+            if (err || (ev & (EPOLLERR | EPOLLHUP)))
+                up_warm_failed(u);
+            else if (ev & EPOLLOUT) {
+                u->connecting = false;
+                u->up->warm_backoff_ms = 0;
+            }
+            return;
+        }
         /* An idle pooled connection that became readable: the origin closed it or sent
          * bytes nobody asked for. Either way it cannot be reused. */
-        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
-            up_close(u);
+        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
+            if (u->connecting)
+                up_warm_failed(u);
+            else
+                up_close(u);
+        }
         return;
     }
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
@@ -75,6 +122,8 @@ static void up_on_io(struct mrd_io *io, uint32_t ev)
             if (err) {
                 u->eof = true; /* handled as a failed attempt by the pump */
                 u->rd_ready = true;
+                u->connect_failed = true;
+                u->connect_err = err;
             }
             u->connecting = false;
         }
@@ -124,6 +173,20 @@ static struct mrd_uconn *up_connect(struct mrd_worker *w, struct mrd_upool *up)
     return u;
 }
 
+/* Puts an idle (or still connecting, warm) connection in its pool with its idle deadline. */
+static void up_park(struct mrd_uconn *u)
+{
+    struct mrd_worker *w = u->w;
+    struct mrd_upool *up = u->up;
+
+    mrd_buf_put(&w->bufs, u->rx); /* idle connections hold no buffer */
+    u->rx = NULL;
+    u->rd_ready = false;
+    mrd_list_add_head(&up->idle, &u->link);
+    up->n_idle++;
+    mrd_timer_set(&w->loop.wheel, &u->timer, w->loop.now_ms + up->idle_timeout_ms);
+}
+
 /* Parks a finished connection in its pool, or closes it when the pool is full. */
 static void up_release(struct mrd_uconn *u, bool keep)
 {
@@ -131,16 +194,28 @@ static void up_release(struct mrd_uconn *u, bool keep)
     struct mrd_upool *up = u->up;
 
     u->c = NULL;
+    u->n_served++;
     if (!keep || w->draining || up->n_idle >= up->max_idle || u->eof) {
         up_close(u);
         return;
     }
-    mrd_buf_put(&w->bufs, u->rx); /* idle connections hold no buffer */
-    u->rx = NULL;
-    u->rd_ready = false;
-    mrd_list_add_head(&up->idle, &u->link);
-    up->n_idle++;
-    mrd_timer_set(&w->loop.wheel, &u->timer, w->loop.now_ms + up->idle_timeout_ms);
+    up_park(u);
+}
+
+int mrd_conn_warm(struct mrd_worker *w, struct mrd_upool *up, uint32_t min_idle, int budget)
+{
+    int opened = 0;
+
+    if (w->loop.now_ms < up->warm_next_ms)
+        return 0;
+    while (up->n_idle < min_idle && up->n_idle < up->max_idle && opened < budget) {
+        struct mrd_uconn *u = up_connect(w, up);
+        if (!u)
+            break;
+        up_park(u);
+        opened++;
+    }
+    return opened;
 }
 
 void mrd_conn_close_idle_upstreams(struct mrd_worker *w)
@@ -263,6 +338,7 @@ static void c_txn_begin(struct mrd_cconn *c)
     t->arena = &c->arena;
     t->req = &c->req;
     t->client_ip = c->peer_ip;
+    t->peer = &c->peer;
     t->start_ms = w->loop.now_ms;
     t->start_wall_us = mrd_clock_wall_us();
     c->in_txn = true;
@@ -333,6 +409,8 @@ static int c_txn_facts(struct mrd_cconn *c)
     for (uint32_t i = 0; i < m->n_hdrs; i++) {
         struct mrd_h1_span nm = m->hdrs[i].name;
         if (mrd_h1_span_ieq(base, nm, "x-request-id") ||
+            mrd_h1_span_ieq(base, nm, "meridian-client-country") ||
+            mrd_h1_span_ieq(base, nm, "meridian-client-region") ||
             mrd_h1_span_ieq(base, nm, "x-forwarded-proto") ||
             mrd_h1_span_ieq(base, nm, "x-forwarded-host") ||
             mrd_h1_span_ieq(base, nm, "x-forwarded-for"))
@@ -374,7 +452,7 @@ static int c_build_upstream_head(struct mrd_cconn *c)
     const char *base = m->base;
     const char *auth = c->uout;
     uint32_t auth_len = c->uout_len;
-    size_t size = 64 + strlen(t->method) + strlen(t->path) + auth_len * 2 + 256 +
+    size_t size = 64 + strlen(t->method) + strlen(t->path) + auth_len * 2 + 352 +
                   strlen(c->peer_ip) + strlen(t->request_id);
     int xff = -1;
 
@@ -422,6 +500,11 @@ static int c_build_upstream_head(struct mrd_cconn *c)
     if (auth_len)
         n += (size_t)sprintf(o + n, "X-Forwarded-Host: %.*s\r\n", (int)auth_len, auth);
     n += (size_t)sprintf(o + n, "X-Request-Id: %s\r\n", t->request_id);
+    if (t->geo_known && t->geo.country[0])
+        n += (size_t)sprintf(o + n, "Meridian-Client-Country: %s\r\n", t->geo.country);
+    if (t->geo_known && t->geo.region >= 0)
+        n += (size_t)sprintf(o + n, "Meridian-Client-Region: %s\r\n",
+                             mrd_geo_region_name(t->geo.region));
     if (m->minor == 0)
         n += (size_t)sprintf(o + n, "Connection: close\r\n");
     o[n++] = '\r';
@@ -444,8 +527,8 @@ static int c_attach_upstream(struct mrd_cconn *c, bool fresh)
         mrd_list_del(&u->link);
         up->n_idle--;
         mrd_timer_stop(&w->loop.wheel, &u->timer);
-        u->reused = true;
-        u->rd_ready = true; /* a FIN may have arrived without a fresh edge */
+        u->reused = u->n_served > 0; /* a warm connection that never served is fresh */
+        u->rd_ready = !u->connecting; /* a FIN may have arrived without a fresh edge */
     } else {
         u = up_connect(w, up);
         if (!u)
@@ -454,6 +537,8 @@ static int c_attach_upstream(struct mrd_cconn *c, bool fresh)
     }
     u->c = c;
     u->got_bytes = u->eof = u->keep = u->head_held = u->rdhup = false;
+    u->sent = u->connect_failed = false;
+    u->connect_err = 0;
     u->parse_pos = u->fwd_pos = 0;
     mrd_h1_init(&u->rsp, HTTP_RESPONSE, c->rsp_hdrs, 256, MRD_BUF_SIZE, 0);
     mrd_h1_next(&u->rsp, 0);
@@ -501,6 +586,7 @@ static void c_on_request_head(struct mrd_cconn *c)
         c_error(c, 503, "out of memory");
         return;
     }
+    c_attempt_begin(c);
     int err = c_attach_upstream(c, false);
     if (err < 0) {
         t->error = "connect";
@@ -511,12 +597,42 @@ static void c_on_request_head(struct mrd_cconn *c)
         c_out_append(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 }
 
+/* Releases the transaction's load counts and adds it to the per-worker counters. */
+static void c_txn_account(struct mrd_cconn *c)
+{
+    struct mrd_txn *t = &c->txn;
+    int wid = c->w->id;
+
+    c_attempt_end(c);
+    if (t->counted_active)
+        atomic_fetch_sub_explicit(&t->lb->rt->active, 1, memory_order_relaxed);
+    if (t->counted_retry)
+        atomic_fetch_sub_explicit(&t->lb->rt->active_retries, 1, memory_order_relaxed);
+    t->counted_active = t->counted_retry = false;
+    if (t->origin) {
+        int cls = t->upstream_first_ms && t->status >= 100 && t->status < 600 ? t->status / 100 : 0;
+        struct mrd_origin_ctr *ctr = mrd_origin_ctr(t->origin, wid);
+        MRD_CTR_ADD(ctr->req_by_class[cls], 1);
+    }
+    if (t->lb) {
+        struct mrd_lb_ctr *lc = &t->lb->rt->ctr[wid];
+        uint64_t us = (c->w->loop.now_ms - t->start_ms) * 1000;
+        size_t b = 0;
+        while (b < MRD_HIST_BUCKETS - 1 && (double)us / 1e6 > mrd_hist_bounds_s[b])
+            b++;
+        MRD_CTR_ADD(lc->hist[b], 1);
+        MRD_CTR_ADD(lc->sum_us, us);
+        MRD_CTR_ADD(lc->count, 1);
+    }
+}
+
 /* Ends the transaction once both directions are through. */
 static void c_txn_end(struct mrd_cconn *c)
 {
     struct mrd_txn *t = &c->txn;
 
     t->bytes_in = c->req.body_bytes;
+    c_txn_account(c);
     mrd_modules_log(t);
     if (c->u) {
         struct mrd_uconn *u = c->u;
@@ -550,26 +666,181 @@ static void c_txn_end(struct mrd_cconn *c)
 
 /* ---------------------------------------------------------------- the pump */
 
-/* Fails the attempt on the current upstream; retries when nothing could have reached the
- * application (a reused connection the origin had closed, for a replayable request). */
-static void c_upstream_failed(struct mrd_cconn *c, const char *why, int status)
+/* The access-log code for a failed connect. */
+static const char *c_connect_why(int err)
 {
-    struct mrd_uconn *u = c->u;
-    bool replayable = !c->req.chunked && c->req.content_length <= 0 &&
-                      (c->req.parser.method == HTTP_GET || c->req.parser.method == HTTP_HEAD ||
-                       c->req.parser.method == HTTP_OPTIONS || c->req.parser.method == HTTP_PUT ||
-                       c->req.parser.method == HTTP_DELETE || c->req.parser.method == HTTP_TRACE);
+    switch (err) {
+    case ECONNREFUSED:
+        return "connect_refused";
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+        return "connect_unreachable";
+    case ETIMEDOUT:
+        return "connect_timeout";
+    default:
+        return "connect_error";
+    }
+}
 
-    if (u && u->reused && !u->got_bytes && replayable && c->txn.retries < RETRY_MAX) {
+/* How far the current attempt got: decides whether it may be replayed (see lb/policy.h). */
+static enum mrd_attempt_state c_attempt_state(const struct mrd_cconn *c)
+{
+    const struct mrd_uconn *u = c->u;
+    if (c->rsp_started || (u && u->got_bytes))
+        return MRD_ATTEMPT_RESPONSE_STARTED;
+    if (!u || u->connect_failed || !u->sent)
+        return MRD_ATTEMPT_NOT_SENT;
+    return MRD_ATTEMPT_SENT_NO_RESPONSE;
+}
+
+/* The request can be sent again: its body, if any, is still whole in rx. */
+static bool c_body_replayable(const struct mrd_cconn *c)
+{
+    bool has_body = c->req.chunked || c->req.content_length > 0;
+    return !has_body || (!c->body_recycled && c->rx);
+}
+
+/* Rewinds the request for another attempt: head from its start, body from body_start. */
+static void c_rewind_request(struct mrd_cconn *c)
+{
+    c->uout_off = 0;
+    if (c->req.chunked || c->req.content_length > 0)
+        c->fwd_pos = c->body_start;
+}
+
+/* Gives the attempt back its in-flight slot on the origin. */
+static void c_attempt_end(struct mrd_cconn *c)
+{
+    struct mrd_txn *t = &c->txn;
+    if (t->inflight) {
+        atomic_fetch_sub_explicit(&t->inflight->rt->in_flight, 1, memory_order_relaxed);
+        t->inflight = NULL;
+    }
+}
+
+static void c_attempt_begin(struct mrd_cconn *c)
+{
+    struct mrd_txn *t = &c->txn;
+    c_attempt_end(c);
+    if (!t->counted_active && t->lb) {
+        atomic_fetch_add_explicit(&t->lb->rt->active, 1, memory_order_relaxed);
+        t->counted_active = true;
+    }
+    if (t->origin) {
+        atomic_fetch_add_explicit(&t->origin->rt->in_flight, 1, memory_order_relaxed);
+        t->inflight = t->origin;
+    }
+}
+
+/* Upstream counters and passive health for a failed attempt. */
+static void c_note_failure(struct mrd_cconn *c, enum mrd_upstream_err kind)
+{
+    struct mrd_txn *t = &c->txn;
+    if (!t->origin)
+        return;
+    struct mrd_origin_ctr *ctr = mrd_origin_ctr(t->origin, c->w->id);
+    switch (kind) {
+    case MRD_UERR_CONNECT:
+        MRD_CTR_ADD(ctr->err_connect, 1);
+        break;
+    case MRD_UERR_TIMEOUT:
+        MRD_CTR_ADD(ctr->err_timeout, 1);
+        break;
+    case MRD_UERR_RESET:
+        MRD_CTR_ADD(ctr->err_reset, 1);
+        break;
+    case MRD_UERR_PROTOCOL:
+        MRD_CTR_ADD(ctr->err_protocol, 1);
+        break;
+    }
+    mrd_passive_error(t->pool, t->origin, kind, false, c->w->loop.now_ms);
+}
+
+/* Tries the request again after a failed attempt, when that is safe: see c_upstream_failed.
+ * Returns true when a new attempt is under way. */
+static bool c_retry(struct mrd_cconn *c, const char *why, enum mrd_upstream_err kind)
+{
+    struct mrd_txn *t = &c->txn;
+    struct mrd_uconn *u = c->u;
+    const struct mrd_cfg_lb *lb = t->lb;
+    enum mrd_attempt_state st = c_attempt_state(c);
+
+    bool replayable = lb && t->origin && st != MRD_ATTEMPT_RESPONSE_STARTED &&
+                      c_body_replayable(c) && mrd_retry_allowed(st, t->method);
+    /* A pooled connection the origin had already closed: that is not the origin failing.
+     * Replay once on a fresh connection to the same origin, outside the retry budget. */
+    if (replayable && u && u->reused && kind == MRD_UERR_RESET && !c->stale_replayed) {
+        c->stale_replayed = true;
         up_close(u);
         c->u = NULL;
-        c->txn.retries++;
-        if (c_attach_upstream(c, true) == 0)
+        c_rewind_request(c);
+        return c_attach_upstream(c, true) == 0;
+    }
+    c_note_failure(c, kind);
+    if (!replayable)
+        return false;
+    if (t->retries >= (int)lb->retry_attempts || t->n_tried >= MRD_MAX_ATTEMPTS - 1)
+        return false;
+    /* A pinned session with zero_downtime_failover none does not move within a request. */
+    if (t->aff_cookie_valid && lb->zero_downtime_failover == MRD_ZDF_NONE &&
+        mrd_affinity_id(t->pool, t->origin) == t->aff_cookie_id)
+        return false;
+    int active = atomic_load_explicit(&lb->rt->active, memory_order_relaxed);
+    int retrying = atomic_load_explicit(&lb->rt->active_retries, memory_order_relaxed);
+    if (!t->counted_retry && !mrd_retry_budget_ok(active, retrying, lb->retry_budget_percent)) {
+        mrd_log_debug("retry budget of %s exhausted (%d retries for %d requests)", lb->name,
+                      retrying, active);
+        return false;
+    }
+    const struct mrd_cfg_pool *failed_pool = t->pool;
+    const struct mrd_cfg_origin *failed = t->origin;
+    t->tried[t->n_tried++] = failed->flat;
+    if (mrd_lb_steer(t, lb->failover_across_pools ? NULL : failed_pool) < 0) {
+        t->pool = failed_pool; /* the log names the origin that failed */
+        t->origin = failed;
+        return false;
+    }
+    if (u) {
+        up_close(u);
+        c->u = NULL;
+    }
+    if (!t->counted_retry) {
+        atomic_fetch_add_explicit(&lb->rt->active_retries, 1, memory_order_relaxed);
+        t->counted_retry = true;
+    }
+    t->retries++;
+    MRD_CTR_ADD(mrd_origin_ctr(failed, c->w->id)->retries, 1);
+    char *r = mrd_arena_alloc(&c->arena, 160);
+    if (r) {
+        snprintf(r, 160, "%s/%s: %s (%s)", failed_pool->name, failed->name, why,
+                 mrd_attempt_state_name(st));
+        t->retry_reason = r;
+    }
+    c_rewind_request(c);
+    c_attempt_begin(c);
+    if (c_attach_upstream(c, false) < 0)
+        return false;
+    return true;
+}
+
+/* Fails the attempt on the current upstream. <kind> < 0: not the origin's fault (the gateway
+ * or the client), never retried. Otherwise it is retried on another origin when that is
+ * safe: any request that was never sent, an idempotent one that got no response byte, never
+ * once the response started; within retries.attempts and the retry budget. */
+static void c_upstream_failed(struct mrd_cconn *c, const char *why, int status, int kind)
+{
+    if (kind >= 0 && !c->rsp_started) {
+        if (c_retry(c, why, (enum mrd_upstream_err)kind))
             return;
+    } else if (kind >= 0) {
+        c_note_failure(c, (enum mrd_upstream_err)kind);
     }
     if (!c->rsp_started) {
         c->txn.error = why;
-        c_error(c, status, why);
+        c_error(c, status,
+                !strcmp(why, "connect_timeout")    ? "connecting to the origin timed out"
+                : !strcmp(why, "upstream_timeout") ? "the origin did not answer in time"
+                                                   : why);
         return;
     }
     /* Response bytes already went out: the only honest signal left is closing. */
@@ -674,6 +945,7 @@ static bool u_write(struct mrd_cconn *c)
         u->rd_ready = true; /* let the read side classify the failure */
         return true;
     }
+    u->sent = true;
     uint32_t head = c->uout_len - c->uout_off;
     if ((uint32_t)w <= head) {
         c->uout_off += (uint32_t)w;
@@ -734,7 +1006,7 @@ static bool c_read(struct mrd_cconn *c)
                 if (!c->txn.request_id[0])
                     c_gen_request_id(c);
                 if (c->rsp_started) {
-                    c_upstream_failed(c, c->req.why, 400);
+                    c_upstream_failed(c, c->req.why, 400, -1);
                 } else {
                     c->txn.error = c->req.why;
                     c_error(c, c->req.error_status, c->req.why);
@@ -742,7 +1014,8 @@ static bool c_read(struct mrd_cconn *c)
                 return true;
             }
             if (r == MRD_H1_HEADERS) {
-                c->fwd_pos = c->parse_pos;
+                c->fwd_pos = c->body_start = c->parse_pos;
+                c->body_recycled = c->stale_replayed = false;
                 c_on_request_head(c);
                 progress = true;
                 settle = true;
@@ -775,6 +1048,7 @@ static bool c_read(struct mrd_cconn *c)
             c->parse_pos == c->rx->tail) {
             c->rx->head = c->rx->tail = 0; /* everything forwarded: reuse the room */
             c->parse_pos = c->fwd_pos = 0;
+            c->body_recycled = true; /* the body is streamed now: it cannot be replayed */
         }
         uint32_t room = mrd_buf_room(c->rx);
         if (!room) {
@@ -818,7 +1092,8 @@ static bool c_read(struct mrd_cconn *c)
 static int c_response_head(struct mrd_cconn *c, struct mrd_h1_msg *m)
 {
     const char *base = m->base;
-    size_t size = 160 + m->status_text.len + strlen(c->txn.request_id);
+    size_t size = 160 + m->status_text.len + strlen(c->txn.request_id) +
+                  (c->txn.set_cookie ? strlen(c->txn.set_cookie) + 16 : 0);
     bool interim = m->status < 200;
 
     for (uint32_t i = 0; i < m->n_hdrs; i++)
@@ -839,6 +1114,8 @@ static int c_response_head(struct mrd_cconn *c, struct mrd_h1_msg *m)
     }
     if (!interim) {
         n += (size_t)sprintf(o + n, "X-Request-Id: %s\r\n", c->txn.request_id);
+        if (c->txn.set_cookie)
+            n += (size_t)sprintf(o + n, "Set-Cookie: %s\r\n", c->txn.set_cookie);
         if (c_wants_close(c) || m->needs_eof) {
             c->close_after = true;
             n += (size_t)sprintf(o + n, "Connection: close\r\n");
@@ -858,20 +1135,30 @@ static int u_on_head(struct mrd_cconn *c, struct mrd_uconn *u)
     int st = m->status;
 
     if (st == 101) {
-        c_upstream_failed(c, "unexpected 101 Switching Protocols", 502);
+        c_upstream_failed(c, "unexpected 101 Switching Protocols", 502, MRD_UERR_PROTOCOL);
         return -1;
     }
     if (c->head_req || st == 204 || st == 304 || st < 200)
         mrd_h1_skip_body(m);
     m->needs_eof = st >= 200 && !m->chunked && m->content_length < 0 && !c->head_req &&
                    st != 204 && st != 304;
+    if (st >= 200 && c->txn.origin) {
+        struct mrd_txn *t = &c->txn;
+        if (st >= 500)
+            mrd_passive_error(t->pool, t->origin, MRD_UERR_PROTOCOL, true, c->w->loop.now_ms);
+        else
+            mrd_passive_ok(t->origin);
+        if (!t->retries && t->upstream_first_ms >= t->upstream_start_ms)
+            mrd_rt_latency_sample(t->pool, t->origin,
+                                  (t->upstream_first_ms - t->upstream_start_ms) * 1000 + 500);
+    }
     if (st >= 200) {
         u->head_held = true; /* see u_flush_head */
         u->fwd_pos = u->parse_pos;
         return 0;
     }
     if (c_response_head(c, m) < 0) {
-        c_upstream_failed(c, "out of memory", 503);
+        c_upstream_failed(c, "out of memory", 503, -1);
         return -1;
     }
     u->fwd_pos = u->parse_pos; /* the head goes out rewritten, not relayed */
@@ -888,7 +1175,7 @@ static int u_flush_head(struct mrd_cconn *c, struct mrd_uconn *u)
 {
     uint32_t parsed = u->parse_pos;
     if (c_response_head(c, &u->rsp) < 0) {
-        c_upstream_failed(c, "out of memory", 503);
+        c_upstream_failed(c, "out of memory", 503, -1);
         return -1;
     }
     u->fwd_pos = u->rsp.head_end;
@@ -915,7 +1202,7 @@ static bool u_read(struct mrd_cconn *c)
         if (!u->rx) {
             u->rx = mrd_buf_get(&w->bufs);
             if (!u->rx) {
-                c_upstream_failed(c, "out of memory", 503);
+                c_upstream_failed(c, "out of memory", 503, -1);
                 return true;
             }
         }
@@ -929,7 +1216,7 @@ static bool u_read(struct mrd_cconn *c)
         if (u->eof)
             r = 0;
         else if (!room) {
-            c_upstream_failed(c, "response head larger than the buffer", 502);
+            c_upstream_failed(c, "response head larger than the buffer", 502, MRD_UERR_PROTOCOL);
             return true;
         } else
             r = read(u->io.fd, u->rx->data + u->rx->tail, room);
@@ -948,9 +1235,12 @@ static bool u_read(struct mrd_cconn *c)
                 u->keep = false;
                 break;
             }
-            c_upstream_failed(c, r < 0 ? "upstream_reset"
-                                       : (u->got_bytes ? "upstream_truncated" : "upstream_closed"),
-                              502);
+            if (u->connect_failed)
+                c_upstream_failed(c, c_connect_why(u->connect_err), 502, MRD_UERR_CONNECT);
+            else
+                c_upstream_failed(c, r < 0 ? "upstream_reset"
+                                           : (u->got_bytes ? "upstream_truncated" : "upstream_closed"),
+                                  502, u->got_bytes ? MRD_UERR_PROTOCOL : MRD_UERR_RESET);
             return true;
         }
         u->rx->tail += (uint32_t)r;
@@ -963,7 +1253,7 @@ static bool u_read(struct mrd_cconn *c)
         for (;;) {
             enum mrd_h1_ret pr = mrd_h1_feed(&u->rsp, u->rx->data, &u->parse_pos, u->rx->tail);
             if (pr == MRD_H1_FAIL) {
-                c_upstream_failed(c, u->rsp.why ? u->rsp.why : "invalid response", 502);
+                c_upstream_failed(c, u->rsp.why ? u->rsp.why : "invalid response", 502, MRD_UERR_PROTOCOL);
                 return true;
             }
             if (pr == MRD_H1_HEADERS) {
@@ -1092,8 +1382,7 @@ static void c_on_timer(struct mrd_timer *t, uint64_t now)
         }
     } else if (c->u && c->u->connecting) {
         if (now >= c->u->connect_start + lim->connect_timeout_ms) {
-            c->txn.error = "connect_timeout";
-            c_error(c, 504, "connecting to the origin timed out");
+            c_upstream_failed(c, "connect_timeout", 504, MRD_UERR_TIMEOUT);
         }
     } else if (!c->req_done && !c->local) {
         if (now >= c->last_rd_ms + lim->body_timeout_ms) {
@@ -1111,8 +1400,7 @@ static void c_on_timer(struct mrd_timer *t, uint64_t now)
                 c_close(c);
                 return;
             }
-            c->txn.error = "upstream_timeout";
-            c_error(c, 504, "the origin did not answer in time");
+            c_upstream_failed(c, "upstream_timeout", 504, MRD_UERR_TIMEOUT);
         }
     }
     conn_pump(c);

@@ -31,6 +31,10 @@ struct mrd_uconn {
     bool               connecting, reused, rd_ready, got_bytes, eof, keep;
     bool               head_held; /* final head parsed, not yet sent on */
     bool               rdhup;     /* peer's FIN is queued: read to EOF, not to a short read */
+    bool               sent;      /* a byte of the current request reached the socket */
+    bool               connect_failed; /* the connect itself failed (nothing was sent) */
+    int                connect_err;
+    uint32_t           n_served;  /* requests sent on this connection before the current one */
 };
 
 struct mrd_cconn {
@@ -56,6 +60,9 @@ struct mrd_cconn {
     uint64_t                head_start_ms, last_rd_ms, last_up_ms, last_wr_ms;
     bool in_txn, rd_ready, wr_blocked, eof, close_after, lingering, rdhup;
     bool req_done, rsp_started, rsp_done, local, head_req;
+    uint32_t                body_start;    /* where the request body begins in rx */
+    bool                    body_recycled; /* rx was reused under the body: it cannot be replayed */
+    bool                    stale_replayed; /* the one free replay of a stale pooled connection */
 };
 
 /* Takes over an accepted socket. */
@@ -70,4 +77,7 @@ void mrd_conn_flush(struct mrd_worker *w);
 void mrd_conn_reap(struct mrd_worker *w);
 /* Closes every idle upstream connection of <w>. */
 void mrd_conn_close_idle_upstreams(struct mrd_worker *w);
+/* Opens connections to <up> until it holds <min_idle> idle or connecting ones (warm pool).
+ * Opens at most <budget> now; returns how many it opened. */
+int mrd_conn_warm(struct mrd_worker *w, struct mrd_upool *up, uint32_t min_idle, int budget);
 #endif

@@ -2,6 +2,7 @@
 #ifndef MRD_PROXY_H
 #define MRD_PROXY_H
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,6 +32,9 @@ struct mrd_upool {
     uint32_t                n_idle;
     uint32_t                max_idle;
     uint64_t                idle_timeout_ms;
+    uint32_t                min_idle;   /* warm connections to keep (keepalive.min_idle) */
+    bool                    warm;       /* the origin is usable: keep min_idle open */
+    uint64_t                warm_backoff_ms, warm_next_ms; /* after failed warm connects */
 };
 
 struct mrd_listener {
@@ -61,6 +65,7 @@ struct mrd_worker {
     struct mrd_cfg      *mbox_cfg;     /* new generation to adopt, one ref */
     int                  mbox_drain;   /* 1 = SIGTERM, 2 = SIGINT */
     int                  draining;
+    atomic_bool          done;         /* set when the worker has left its loop and cleaned up */
     uint64_t             drain_deadline;
     struct mrd_timer     tick;         /* access log flush, drain checks */
     /* access log */
@@ -83,6 +88,8 @@ void mrd_workers_publish(struct mrd_worker *ws, int n, struct mrd_cfg *cfg);
 /* Asks every worker to drain: 1 graceful (SIGTERM), 2 fast (SIGINT). */
 void mrd_workers_drain(struct mrd_worker *ws, int n, int how);
 void mrd_workers_join(struct mrd_worker *ws, int n);
+/* 1 once every worker has finished (a drain ended); never blocks. */
+int mrd_workers_done(struct mrd_worker *ws, int n);
 
 /* Creates a listening socket for <addr> with SO_REUSEPORT. fd or -errno. */
 int mrd_listen_socket(const struct mrd_cfg_addr *addr);

@@ -4,9 +4,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "config/config-t.h"
 #include "core/arena.h"
+#include "geo/geo.h"
 #include "http/h1.h"
+
+#define MRD_MAX_ATTEMPTS 12 /* retries.attempts is at most 10, plus one stale-connection replay */
 
 struct mrd_worker;
 struct mrd_wgen;
@@ -17,6 +22,9 @@ struct mrd_txn {
     struct mrd_arena            *arena;  /* freed when the transaction ends */
     const struct mrd_h1_msg     *req;    /* the parsed request head */
     const char                  *client_ip;
+    const struct sockaddr_storage *peer;  /* the accepted address */
+    struct mrd_geo_info          geo;     /* where the client is; geo_known says if it is known */
+    bool                         geo_known;
     /* request facts, NUL-terminated copies in the arena */
     const char                  *method;
     const char                  *host;   /* lower-case, port stripped */
@@ -30,6 +38,20 @@ struct mrd_txn {
     const struct mrd_cfg_pool   *pool;   /* chosen */
     const struct mrd_cfg_origin *origin;
     uint32_t                     origin_flat; /* index into gen->upools */
+    /* steering state across attempts */
+    const struct mrd_cfg_pool  **order;  /* pools in policy order (arena) */
+    size_t                       n_order;
+    uint32_t                     tried[MRD_MAX_ATTEMPTS]; /* flat indices of failed origins */
+    size_t                       n_tried;
+    uint64_t                     aff_key;     /* hash key for header / ip_cookie affinity */
+    bool                         aff_has_key;
+    bool                         aff_cookie_valid; /* the client sent a cookie naming an origin */
+    uint64_t                     aff_cookie_id;
+    const char                  *set_cookie;  /* Set-Cookie value for the response, or NULL */
+    bool                         counted_active; /* lb->rt->active taken */
+    bool                         counted_retry;  /* lb->rt->active_retries taken */
+    const struct mrd_cfg_origin *inflight;       /* origin whose in_flight this attempt holds */
+    const char                  *retry_reason;   /* why the last retry happened */
     /* a response the gateway makes itself (fixed_response, errors) */
     int                          local_status;
     const char                  *local_ctype;

@@ -12,7 +12,9 @@
 
 #include "config/config.h"
 #include "core/log.h"
+#include "health/state.h"
 #include "lb/lb.h"
+#include "lb/policy.h"
 #include "proxy/accesslog.h"
 #include "proxy/conn.h"
 #include "proxy/proxy.h"
@@ -21,6 +23,7 @@
 #define DRAIN_TERM_MS  30000 /* SIGTERM: in-flight work gets this long */
 #define DRAIN_INT_MS   3000  /* SIGINT: the fast variant */
 #define ALOG_BATCH     (64 * 1024)
+#define WARM_PER_TICK  64    /* warm connections a worker opens per tick, at most */
 
 int mrd_listen_socket(const struct mrd_cfg_addr *addr)
 {
@@ -54,6 +57,7 @@ static struct mrd_upool *worker_upool(struct mrd_worker *w, const struct mrd_cfg
         if (!strcmp(up->key, key)) {
             free(key);
             up->max_idle = p->keepalive.max_idle;
+            up->min_idle = p->keepalive.min_idle;
             up->idle_timeout_ms = p->keepalive.idle_timeout_ms;
             return up;
         }
@@ -68,6 +72,7 @@ static struct mrd_upool *worker_upool(struct mrd_worker *w, const struct mrd_cfg
     up->sslen = o->addr.len;
     mrd_list_init(&up->idle);
     up->max_idle = p->keepalive.max_idle;
+    up->min_idle = p->keepalive.min_idle;
     up->idle_timeout_ms = p->keepalive.idle_timeout_ms;
     mrd_list_add_tail(&w->upools, &up->link);
     return up;
@@ -98,9 +103,17 @@ static struct mrd_wgen *worker_adopt(struct mrd_worker *w, struct mrd_cfg *cfg)
     }
     /* Start each worker's round robin at a different origin, so workers do not all send
      * their first requests to the same one. */
-    for (size_t i = 0; i < cfg->n_pools; i++)
+    for (size_t i = 0; i < cfg->n_pools; i++) {
+        struct mrd_pick pk = {
+            .now_ms = w->loop.now_ms,
+            .rng = &w->rng,
+            .rr = &g->rr_current[g->pool_base[i]],
+        };
+        if (cfg->pools[i].origin_steering != MRD_STEER_ROUND_ROBIN)
+            continue;
         for (int step = 0; step < w->id % (int)(cfg->pools[i].n_origins ? cfg->pools[i].n_origins : 1); step++)
-            mrd_lb_pick_origin(&cfg->pools[i], &g->rr_current[g->pool_base[i]], &w->rng);
+            mrd_policy_pick_origin(&cfg->pools[i], &pk);
+    }
     g->cfg = cfg;
     g->refs = 1;
     return g;
@@ -201,10 +214,30 @@ static void worker_mbox(struct mrd_io *io, uint32_t ev)
         worker_start_drain(w, drain);
 }
 
+/* Keeps keepalive.min_idle connections open to every usable origin, so the first request
+ * after a quiet period, a reload or a failback pays no handshake. */
+static void worker_warm(struct mrd_worker *w, uint64_t now)
+{
+    const struct mrd_cfg *cfg = w->gen->cfg;
+    int budget = WARM_PER_TICK;
+
+    for (size_t i = 0; i < cfg->n_pools; i++) {
+        const struct mrd_cfg_pool *p = &cfg->pools[i];
+        for (size_t j = 0; j < p->n_origins; j++) {
+            struct mrd_upool *up = w->gen->upools[p->origins[j].flat];
+            up->warm = p->keepalive.min_idle && mrd_origin_usable(&p->origins[j], now);
+            if (up->warm && budget > 0)
+                budget -= mrd_conn_warm(w, up, p->keepalive.min_idle, budget);
+        }
+    }
+}
+
 static void worker_tick(struct mrd_timer *t, uint64_t now)
 {
     struct mrd_worker *w = MRD_CONTAINER_OF(t, struct mrd_worker, tick);
     mrd_accesslog_flush(w);
+    if (!w->draining)
+        worker_warm(w, now);
     if (w->draining) {
         if (now >= w->drain_deadline && w->n_conns) {
             mrd_log_warn("worker %d: drain deadline reached; closing %u connections", w->id,
@@ -237,7 +270,16 @@ static void *worker_main(void *arg)
     mrd_conn_close_all(w);
     mrd_conn_close_idle_upstreams(w);
     mrd_conn_reap(w);
+    atomic_store_explicit(&w->done, true, memory_order_release);
     return NULL;
+}
+
+int mrd_workers_done(struct mrd_worker *ws, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!atomic_load_explicit(&ws[i].done, memory_order_acquire))
+            return 0;
+    return 1;
 }
 
 int mrd_workers_start(struct mrd_worker *ws, int n, struct mrd_cfg *cfg, int *fds, int n_listen,
