@@ -6,8 +6,10 @@ Standard library only: raw sockets and one thread per connection, so every
 byte of framing on the wire is under our control.
 
 Run:    python3 tools/origin.py --port 8081 [--host 127.0.0.1] [--name NAME] [--port-file F]
+                [--health-status 200] [--health-body ok] [--delay-ms 0] [--keepalive-timeout SECONDS]
 Import: sys.path.insert(0, "tools"); from origin import Origin
         o = Origin(name="o1").start(); o.port; o.stats; o.reset_stats(); o.stop()
+        o.set_health(503); o.set_delay(50); o.set_delay(50, serial=True); Origin(keepalive_timeout=1.0)
 
 Endpoints
   GET /                anything unknown: 200 "hello from NAME\\n"
@@ -23,12 +25,29 @@ Endpoints
   /raw/<case>          deliberately malformed responses (see RAW_CASES); closes after
   /close               read the request, then close without a response
   /reset               read the request, then reset the connection (SO_LINGER 0)
+  /readbody_then_die   read the whole request (body included), then reset the connection
+                       (RST, no response): "the origin died after reading the body"
+  /readbody_then_die?only=NAME   only the origin named NAME dies; others answer like /echo
+  /health              the settable health endpoint: 200 "ok\n" unless changed
+  /__health?status=N[&body=TEXT]   (any method) set /health's status and body; answers 200
+  /__delay?ms=N[&serial=1]   (any method) every normal response waits N ms first (0 = off);
+                       serial=1: one at a time (an origin with a capacity of one, so a queue
+                       builds up behind it); /health and the /__ endpoints are never delayed
   any ?conn_close=1     answer with "Connection: close", then close
   any ?idle_close_ms=N  afterwards, close the connection silently when idle for N ms
-  /__stats             JSON {name, accepts, requests, bytes_in, paths[last 200 targets]}
+  /__stats             JSON {name, accepts, requests, bytes_in, paths[last 200 targets],
+                       health_checks, conns_opened, open_conns, health_status, delay_ms}
   /__reset_stats       zero the counters
-Stats requests are not counted (nor is the connection they arrive on, if it is its first
-request). `requests` counts every request head the origin received and parsed, valid or not.
+Stats, control (/__*) and /health requests are not counted in `requests` or `paths` (/health
+counts in `health_checks`), and the connection they arrive on is not counted in `accepts` if
+it is its first request. `accepts` does count every other TCP accept, including connections
+that never send a request (warm pools). `conns_opened` is the raw accept count (every
+connection, never decremented by reset_stats): the `conn` id /echo reports is at most the
+`conns_opened` seen before the connection was accepted. `requests` counts every request head
+the origin received and parsed, valid or not.
+
+Keep-alive: an idle connection is kept 300 s, or --keepalive-timeout SECONDS (also while
+waiting for the first request); then the origin closes it (FIN).
 """
 import argparse
 import collections
@@ -235,12 +254,26 @@ class _Conn:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+# Paths answered without counting a request (nor the connection, on its first request).
+CONTROL_PATHS = ("/__stats", "/__reset_stats", "/__health", "/__delay")
+HEALTH_PATH = "/health"
+IDLE_DEFAULT_S = 300
+
+
 class Origin:
-    def __init__(self, host="127.0.0.1", port=0, name="origin"):
+    def __init__(self, host="127.0.0.1", port=0, name="origin", keepalive_timeout=None,
+                 health_status=200, health_body=None, delay_ms=0):
         self.host = host
         self.req_port = port
         self.name = name
         self.port = None
+        self.keepalive_timeout = keepalive_timeout  # seconds; None = IDLE_DEFAULT_S
+        self.health_status = health_status
+        self.health_body = health_body if health_body is not None else _default_health_body(health_status)
+        self.delay_ms = delay_ms
+        self.delay_serial = False
+        self._serial = threading.Lock()  # held through a serial delay
+        self.conns_opened = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._socks = set()
@@ -251,10 +284,12 @@ class Origin:
 
     # -- lifecycle -------------------------------------------------------
     def start(self):
+        # one thread per connection: small stacks so thousands of keep-alive connections fit
+        threading.stack_size(512 * 1024)
         ls = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         ls.bind((self.host, self.req_port))
-        ls.listen(1024)
+        ls.listen(4096)
         self._lsock = ls
         self.port = ls.getsockname()[1]
         self._thread = threading.Thread(target=self._accept_loop, name="origin-accept-%s" % self.name,
@@ -286,19 +321,36 @@ class Origin:
     def __exit__(self, *a):
         self.stop()
 
+    # -- control ---------------------------------------------------------
+    def set_health(self, status, body=None):
+        """What /health answers from now on (body defaults to "ok" for 2xx, else "unhealthy")."""
+        with self._lock:
+            self.health_status = int(status)
+            self.health_body = body if body is not None else _default_health_body(status)
+
+    def set_delay(self, ms, serial=False):
+        """Every normal response waits <ms> first (0 = off); serial: one request at a time."""
+        with self._lock:
+            self.delay_ms = max(0, int(ms))
+            self.delay_serial = bool(serial)
+
     # -- stats -----------------------------------------------------------
     def reset_stats(self):
         with getattr(self, "_lock", threading.Lock()):
             self.accepts = 0
             self.requests = 0
             self.bytes_in = 0
+            self.health_checks = 0
             self.paths = collections.deque(maxlen=200)
 
     @property
     def stats(self):
         with self._lock:
             return {"name": self.name, "accepts": self.accepts, "requests": self.requests,
-                    "bytes_in": self.bytes_in, "paths": list(self.paths)}
+                    "bytes_in": self.bytes_in, "paths": list(self.paths),
+                    "health_checks": self.health_checks, "conns_opened": self.conns_opened,
+                    "open_conns": len(self._socks), "health_status": self.health_status,
+                    "delay_ms": self.delay_ms, "delay_serial": self.delay_serial}
 
     def _add_bytes(self, n, conn):
         if conn.counted:
@@ -318,6 +370,7 @@ class Origin:
                 continue
             with self._lock:
                 self.accepts += 1
+                self.conns_opened += 1
                 self._next_cid += 1
                 cid = self._next_cid
                 self._socks.add(s)
@@ -326,11 +379,11 @@ class Origin:
 
     def _serve(self, s, peer, cid):
         c = _Conn(self, s, peer, cid)
-        s.settimeout(300)
+        idle = self.keepalive_timeout if self.keepalive_timeout is not None else IDLE_DEFAULT_S
         try:
             while not self._stop.is_set():
-                if c.idle_close is not None:
-                    s.settimeout(c.idle_close)  # next request must start within this, or we close
+                # the next request must start within this, or we close (FIN)
+                s.settimeout(c.idle_close if c.idle_close is not None else idle)
                 if not self._one(c):
                     break
         except (OSError, BadRequest):
@@ -357,14 +410,16 @@ class Origin:
         parts = reqline.split(" ")
         target = parts[1] if len(parts) == 3 else reqline
         path = urlsplit(target).path if len(parts) == 3 else ""
-        is_stats = path in ("/__stats", "/__reset_stats")
+        is_stats = path in CONTROL_PATHS or path == HEALTH_PATH
         c.nreq += 1
         if is_stats:
-            if c.nreq == 1 and c.counted:
-                with self._lock:
+            with self._lock:
+                if path == HEALTH_PATH:
+                    self.health_checks += 1
+                if c.nreq == 1 and c.counted:
                     self.accepts -= 1
                     self.bytes_in -= getattr(c, "_pending_bytes", 0)
-                c.counted = False
+                    c.counted = False
         else:
             with self._lock:
                 self.requests += 1
@@ -436,8 +491,38 @@ class Origin:
             hs = [("Content-Type", ctype), ("Content-Length", str(len(body)))] + list(extra) + conn_hdr
             c.send(c.head(status, hs) + (b"" if head_only else body))
 
+        if not is_stats:
+            with self._lock:
+                delay, serial = self.delay_ms, self.delay_serial
+            if delay > 0 and serial:
+                with self._serial:
+                    self._stop.wait(delay / 1000.0)
+            elif delay > 0:
+                self._stop.wait(delay / 1000.0)
+
         if path == "/__stats":
             simple(200, json.dumps(self.stats).encode(), "application/json")
+        elif path == "/__health":
+            try:
+                self.set_health(int(q("status", "200")), q("body"))
+            except ValueError:
+                simple(400, b"bad status\n")
+                return keep
+            simple(200, b"ok\n")
+        elif path == "/__delay":
+            try:
+                self.set_delay(int(q("ms", "0")), q("serial") == "1")
+            except ValueError:
+                simple(400, b"bad ms\n")
+                return keep
+            simple(200, b"ok\n")
+        elif path == HEALTH_PATH:
+            with self._lock:
+                st, body = self.health_status, self.health_body
+            if st in (204, 304):
+                c.send(c.head(st, conn_hdr))
+            else:
+                simple(st, body.encode("utf-8") if isinstance(body, str) else body)
         elif path == "/__reset_stats":
             self.reset_stats()
             simple(200, b"ok\n")
@@ -509,12 +594,20 @@ class Origin:
         elif path == "/close":
             c.s.shutdown(socket.SHUT_RDWR)
             return False
-        elif path == "/reset":
+        elif path == "/readbody_then_die" and q("only") not in (None, self.name):
+            # ?only=NAME: only origin NAME dies; the others answer like /echo
+            simple(200, json.dumps(info).encode() + b"\n", "application/json")
+        elif path in ("/reset", "/readbody_then_die"):
+            # the whole request, body included, has been read above: die without a word
             c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return False
         else:
             simple(200, ("hello from %s\n" % self.name).encode())
         return keep
+
+
+def _default_health_body(status):
+    return "ok\n" if 200 <= int(status) < 300 else "unhealthy\n"
 
 
 def _slice_any(off, m):
@@ -535,8 +628,14 @@ def main(argv=None):
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--name", default="origin")
     ap.add_argument("--port-file", help="write the bound port to this file")
+    ap.add_argument("--health-status", type=int, default=200, help="initial /health status (default 200)")
+    ap.add_argument("--health-body", default=None, help="initial /health body (default ok / unhealthy)")
+    ap.add_argument("--delay-ms", type=int, default=0, help="delay every normal response (default 0)")
+    ap.add_argument("--keepalive-timeout", type=float, default=None, metavar="SECONDS",
+                    help="close idle keep-alive connections after this long (default %d)" % IDLE_DEFAULT_S)
     a = ap.parse_args(argv)
-    o = Origin(a.host, a.port, a.name).start()
+    o = Origin(a.host, a.port, a.name, keepalive_timeout=a.keepalive_timeout,
+               health_status=a.health_status, health_body=a.health_body, delay_ms=a.delay_ms).start()
     if a.port_file:
         tmp = a.port_file + ".tmp"
         with open(tmp, "w") as f:

@@ -32,13 +32,15 @@ class _Factory:
             m.start()
         return m
 
-    def origin(self, name="origin"):
-        o = Origin(name=name).start()
+    def origin(self, name="origin", **kw):
+        """kw: keepalive_timeout, health_status, health_body, delay_ms (see tools/origin.py)."""
+        o = Origin(name=name, **kw).start()
         self.items.append(o)
         return o
 
-    def origin_process(self, name="origin"):
-        o = OriginProcess(self.tmp.mktemp("origin"), name=name).start()
+    def origin_process(self, name="origin", **kw):
+        """kw: port, keepalive_timeout, health_status, delay_ms (see integ_util.OriginProcess)."""
+        o = OriginProcess(self.tmp.mktemp("origin"), name=name, **kw).start()
         self.items.append(o)
         return o
 
@@ -58,7 +60,7 @@ class _Factory:
 
 @pytest.fixture
 def procs(tmp_path_factory):
-    """Per-test factory: procs.meridian(cfg), procs.origin(name), procs.origin_process(name)."""
+    """Per-test factory: procs.meridian(cfg), procs.origin(name, **kw), procs.origin_process(name, **kw)."""
     f = _Factory(tmp_path_factory, "m")
     yield f
     try:

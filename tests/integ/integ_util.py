@@ -546,22 +546,34 @@ class Meridian:
 
 
 class OriginProcess:
-    """tools/origin.py as a subprocess (for tests that SIGKILL the origin)."""
+    """tools/origin.py as a subprocess (for tests that SIGKILL the origin).
+    extra: keepalive_timeout (s), health_status, delay_ms -> the matching command-line flags.
+    After kill(), start() again comes back on the same port."""
 
-    def __init__(self, workdir, name="origin", port=0):
+    def __init__(self, workdir, name="origin", port=0, keepalive_timeout=None, health_status=None,
+                 delay_ms=None):
         self.workdir = str(workdir)
         self.name = name
         self.req_port = port
         self.port = None
         self.proc = None
+        self.extra = []
+        if keepalive_timeout is not None:
+            self.extra += ["--keepalive-timeout", str(keepalive_timeout)]
+        if health_status is not None:
+            self.extra += ["--health-status", str(health_status)]
+        if delay_ms is not None:
+            self.extra += ["--delay-ms", str(delay_ms)]
 
     def start(self):
         pf = os.path.join(self.workdir, "origin-%s-%d.port" % (self.name, id(self)))
         if os.path.exists(pf):
             os.unlink(pf)
-        self.errf = open(os.path.join(self.workdir, "origin-%s.stderr" % self.name), "wb")
+        if self.port:  # a restart binds the same port again
+            self.req_port = self.port
+        self.errf = open(os.path.join(self.workdir, "origin-%s.stderr" % self.name), "ab")
         self.proc = subprocess.Popen([PYTHON, os.path.join(TOOLS, "origin.py"), "--port", str(self.req_port),
-                                      "--name", self.name, "--port-file", pf],
+                                      "--name", self.name, "--port-file", pf] + self.extra,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.errf,
                                      start_new_session=True)
         deadline = time.monotonic() + 10
@@ -580,6 +592,21 @@ class OriginProcess:
         r = request(self.port, target="/__stats", host="origin")
         return r.json()
 
+    def control(self, target):
+        """Sends a control request (/__health?status=503, /__delay?ms=50) straight to the origin."""
+        r = request(self.port, "POST", target, host="origin")
+        assert r.status == 200, r
+        return r
+
+    def set_health(self, status):
+        self.control("/__health?status=%d" % status)
+
+    def set_delay(self, ms, serial=False):
+        self.control("/__delay?ms=%d%s" % (ms, "&serial=1" if serial else ""))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
@@ -595,3 +622,253 @@ def run_meridian(args, timeout=10.0, cwd=None):
     """Runs meridian to completion (for -t, --version); returns CompletedProcess."""
     return subprocess.run([MERIDIAN_BIN] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
                           timeout=timeout, cwd=cwd, start_new_session=True)
+
+
+# ---------------------------------------------------------------------------
+# Global load balancing: monitors, admin API, load generation
+
+# The standard fast monitor of the load-balancing tests.
+HC = {"type": "http", "path": "/health", "interval": "300ms", "timeout": "200ms",
+      "consecutive_up": 2, "consecutive_down": 2, "expected_codes": "2xx"}
+HC_INTERVAL, HC_TIMEOUT, HC_UP, HC_DOWN = 0.3, 0.2, 2, 2
+
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+
+
+def lb_pool(origins, steering="round_robin", monitor=None, **extra):
+    """pool() plus the load-balancing keys (monitor, minimum_origins, region, keepalive ...)."""
+    p = pool(origins, steering)
+    if monitor:
+        p["monitor"] = monitor
+    p.update(extra)
+    return p
+
+
+def lb_config(pools, lb=None, monitors=None, admin=None, geo=None, **kw):
+    """config() plus monitors / admin / geo sections and one '*' load balancer whose extra
+    keys come from <lb> (default_pools defaults to the first pool)."""
+    lbd = {"hostnames": ["*"], "default_pools": [next(iter(pools))]}
+    lbd.update(lb or {})
+    cfg = config(pools, lbs={"lb1": lbd}, **kw)
+    if monitors:
+        cfg["monitors"] = monitors
+    if admin:
+        cfg["admin"] = admin
+    if geo:
+        cfg["geo"] = geo
+    return cfg
+
+
+class Admin:
+    """Client of the admin API (bearer token) on a loopback port."""
+
+    def __init__(self, port, token=ADMIN_TOKEN):
+        self.port = port
+        self.token = token
+
+    @classmethod
+    def make(cls, tmpdir, token=ADMIN_TOKEN):
+        """-> (admin config section, client); writes the token file into <tmpdir>."""
+        tf = os.path.join(str(tmpdir), "admin-%d.token" % os.getpid())
+        with open(tf, "w") as f:
+            f.write(token + "\n")
+        port = free_port()
+        return {"address": "%s:%d" % (HOST, port), "token_file": tf}, cls(port, token)
+
+    def call(self, method, target, body=None, token=True, headers=(), timeout=5.0):
+        hs = list(headers)
+        if token is True:
+            hs.append(("Authorization", "Bearer %s" % self.token))
+        elif token:
+            hs.append(("Authorization", token))
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        if body is not None:
+            hs.append(("Content-Type", "application/json"))
+            if not body:
+                hs.append(("Content-Length", "0"))
+        return request(self.port, method, target, host="admin", headers=hs, body=body or b"",
+                       timeout=timeout)
+
+    def get_json(self, target):
+        r = self.call("GET", target)
+        assert r.status == 200, "GET %s -> %r" % (target, r)
+        return r.json()
+
+    def pools(self):
+        return self.get_json("/v1/pools")
+
+    def patch_origin(self, pool_name, origin_name, body):
+        return self.call("PATCH", "/v1/pools/%s/origins/%s" % (pool_name, origin_name), body)
+
+    def wait_up(self, timeout=10.0):
+        def up():
+            try:
+                return request(self.port, target="/healthz", host="admin", timeout=1.0).status == 200
+            except OSError:
+                return False
+        wait_until(up, timeout, what="admin API on port %d" % self.port)
+
+    def origin(self, pool_name, origin_name):
+        return find_origin(self.pools(), pool_name, origin_name)
+
+    def origin_healthy(self, pool_name, origin_name):
+        return is_healthy(self.origin(pool_name, origin_name))
+
+    def pool(self, pool_name):
+        return find_pool(self.pools(), pool_name)
+
+
+def _named(coll, name):
+    """A member of a list of {"name": ..} objects, or of a {name: {..}} map."""
+    if isinstance(coll, dict):
+        if name in coll and isinstance(coll[name], dict):
+            return coll[name]
+        return None
+    if isinstance(coll, list):
+        for it in coll:
+            if isinstance(it, dict) and it.get("name") == name:
+                return it
+    return None
+
+
+def find_pool(doc, pool_name):
+    """The pool object of GET /v1/pools ({"pools": [{name, origins: [..]}]} or a map)."""
+    pools = doc.get("pools", doc) if isinstance(doc, dict) else doc
+    p = _named(pools, pool_name)
+    assert p is not None, "pool %r not in /v1/pools: %s" % (pool_name, json.dumps(doc)[:2000])
+    return p
+
+
+def find_origin(doc, pool_name, origin_name):
+    p = find_pool(doc, pool_name)
+    o = _named(p.get("origins"), origin_name)
+    assert o is not None, "origin %r not in pool %r: %s" % (origin_name, pool_name, json.dumps(p)[:2000])
+    return o
+
+
+def is_healthy(obj):
+    """The health of an origin or pool object: "healthy": bool, or "health": "healthy"/"up"."""
+    if "healthy" in obj:
+        return bool(obj["healthy"])
+    h = obj.get("health")
+    if isinstance(h, dict):
+        return is_healthy(h)
+    assert h is not None, "no health field in %r" % obj
+    return str(h).lower() in ("healthy", "up", "ok")
+
+
+def access_log_file(path):
+    """The JSON lines of an access log file (a trailing partial line is ignored)."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return []
+    return [json.loads(ln) for ln in text.split("\n")[:-1] if ln.strip()]
+
+
+class LoadResult:
+    def __init__(self):
+        self.ok = 0
+        self.failures = []   # (time, what)
+        self.latencies = []  # seconds, successful requests
+        self.by_origin = {}  # X-Origin -> count
+        self.timeline = []   # (time, origin) of successful requests
+
+
+def run_load(port, threads=8, duration=5.0, target="/", host="test.example", headers=(),
+             source=None, count=None, on_tick=None):
+    """Keep-alive GET load: <threads> persistent connections for <duration> seconds (or <count>
+    requests per thread). Any status other than 200, or any error, is a failure; after an error
+    the thread reconnects. <on_tick>(elapsed) runs in the caller's thread about every 50 ms."""
+    import threading
+    res = LoadResult()
+    lock = threading.Lock()
+    stop = threading.Event()
+    t0 = time.monotonic()
+
+    def connect():
+        return HttpConn(port, timeout=10.0) if source is None else conn_from(port, source)
+
+    def worker():
+        c = None
+        n = 0
+        req = request_bytes(target=target, host=host, headers=headers)
+        while not stop.is_set() and (count is None or n < count):
+            n += 1
+            try:
+                if c is None:
+                    c = connect()
+                t = time.monotonic()
+                c.send(req)
+                r = c.read_response()
+                dt = time.monotonic() - t
+                with lock:
+                    if r.status == 200:
+                        res.ok += 1
+                        res.latencies.append(dt)
+                        o = r.header("X-Origin")
+                        res.by_origin[o] = res.by_origin.get(o, 0) + 1
+                        res.timeline.append((t - t0, o))
+                    else:
+                        res.failures.append((t - t0, "status %d: %r" % (r.status, r.body[:200])))
+                if (r.header("Connection") or "").lower() == "close":
+                    c.close()
+                    c = None
+            except Exception as e:  # noqa: BLE001
+                with lock:
+                    res.failures.append((time.monotonic() - t0, repr(e)))
+                if c is not None:
+                    c.close()
+                c = None
+        if c is not None:
+            c.close()
+
+    ths = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for th in ths:
+        th.start()
+    end = t0 + duration if count is None else None
+    while any(th.is_alive() for th in ths):
+        now = time.monotonic()
+        if end is not None and now >= end:
+            stop.set()
+        if on_tick is not None and not stop.is_set():
+            on_tick(now - t0)
+        time.sleep(0.05)
+        if now - t0 > duration + 120:
+            stop.set()
+            raise AssertionError("load threads did not finish")
+    for th in ths:
+        th.join(15)
+    return res
+
+
+def percentile(values, pct):
+    v = sorted(values)
+    if not v:
+        return float("nan")
+    k = min(len(v) - 1, max(0, int(round(pct / 100.0 * len(v) + 0.5)) - 1))
+    return v[k]
+
+
+def conn_from(port, source, timeout=10.0):
+    """An HttpConn to 127.0.0.1:<port> whose source address is <source> (e.g. "127.0.0.2")."""
+    c = HttpConn.__new__(HttpConn)
+    s = socket.socket()
+    s.bind((source, 0))
+    s.settimeout(timeout)
+    s.connect((HOST, port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.sock, c.timeout, c.buf, c.eof = s, timeout, bytearray(), False
+    return c
+
+
+def request_from(port, source, method="GET", target="/", host="test.example", headers=(), body=b"",
+                 timeout=10.0):
+    """One request on a fresh connection bound to source address <source>."""
+    with conn_from(port, source, timeout) as c:
+        c.send(request_bytes(method, target, host, headers, body))
+        return c.read_response(method)
