@@ -193,21 +193,6 @@ static void lb_affinity_cookie(struct mrd_txn *t, bool pinned)
 
 /* ---------------------------------------------------------------- steering */
 
-/* Picks from <p> with its policy, or with rendezvous hashing of the affinity key. */
-static int lb_pick(struct mrd_txn *t, const struct mrd_cfg_pool *p, struct mrd_pick *pk)
-{
-    pk->rr = &t->gen->rr_current[t->gen->pool_base[p->index]];
-    if (t->aff_has_key)
-        pk->key = t->aff_key;
-    if (!t->aff_has_key || p->origin_steering == MRD_STEER_HASH)
-        return mrd_policy_pick_origin(p, pk);
-    /* header / ip_cookie affinity: the key decides, whatever the pool's own policy */
-    struct mrd_cfg_pool hp = *p;
-    hp.origin_steering = MRD_STEER_HASH;
-    pk->key = t->aff_key;
-    return mrd_policy_pick_origin(&hp, pk);
-}
-
 static uint64_t lb_ip_key(const struct mrd_txn *t)
 {
     const struct sockaddr_storage *ss = t->peer;
@@ -216,6 +201,23 @@ static uint64_t lb_ip_key(const struct mrd_txn *t)
     if (ss && ss->ss_family == AF_INET6)
         return XXH3_64bits(&((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
     return XXH3_64bits(t->client_ip, strlen(t->client_ip));
+}
+
+/* Picks from <p> with its policy, or with rendezvous hashing of the affinity key. */
+static int lb_pick(struct mrd_txn *t, const struct mrd_cfg_pool *p, struct mrd_pick *pk)
+{
+    pk->rr = &t->gen->rr_current[t->gen->pool_base[p->index]];
+    if (t->aff_has_key)
+        pk->key = t->aff_key;
+    else if (p->origin_steering == MRD_STEER_HASH)
+        pk->key = lb_ip_key(t); /* only hashing needs it: not on every request */
+    if (!t->aff_has_key || p->origin_steering == MRD_STEER_HASH)
+        return mrd_policy_pick_origin(p, pk);
+    /* header / ip_cookie affinity: the key decides, whatever the pool's own policy */
+    struct mrd_cfg_pool hp = *p;
+    hp.origin_steering = MRD_STEER_HASH;
+    pk->key = t->aff_key;
+    return mrd_policy_pick_origin(&hp, pk);
 }
 
 /* First attempt: where the client is, the pool order, the affinity inputs. */
@@ -253,7 +255,6 @@ int mrd_lb_steer(struct mrd_txn *t, const struct mrd_cfg_pool *only)
     struct mrd_pick pk = {
         .now_ms = now,
         .rng = &t->w->rng,
-        .key = lb_ip_key(t),
         .exclude = t->tried,
         .n_exclude = t->n_tried,
     };
