@@ -291,8 +291,6 @@ static void origin_json(struct mrd_json *j, const struct mrd_cfg_origin *o, uint
     mrd_json_int(j, atomic_load_explicit(&rt->in_flight, memory_order_relaxed));
     mrd_json_key(j, "tunnels");
     mrd_json_int(j, atomic_load_explicit(&rt->tunnels, memory_order_relaxed));
-    mrd_json_key(j, "connections");
-    mrd_json_int(j, atomic_load_explicit(&rt->conns, memory_order_relaxed));
     mrd_json_key(j, "max_in_flight");
     mrd_json_uint(j, o->max_in_flight);
     mrd_json_key(j, "monitor_healthy");

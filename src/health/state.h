@@ -52,7 +52,6 @@ struct mrd_origin_rt {
     /* load, across every worker */
     atomic_int      in_flight;      /* requests sent or being sent to it */
     atomic_int      tunnels;        /* open WebSocket tunnels */
-    atomic_int      conns;          /* open upstream connections (idle + busy) */
     atomic_uint_fast64_t rtt_ewma_us; /* probe RTT / live time to first byte; 0 = no data */
     /* why: last probes and the last transition reason; under lock */
     pthread_mutex_t lock;
