@@ -114,6 +114,8 @@ static void up_on_io(struct mrd_io *io, uint32_t ev)
         u->rd_ready = true;
     if (ev & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
         u->rdhup = true;
+    if (ev & EPOLLOUT)
+        u->wr_blocked = false;
     if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
         if (u->connecting) {
             int err = 0;
@@ -507,6 +509,8 @@ static int c_build_upstream_head(struct mrd_cconn *c)
                              mrd_geo_region_name(t->geo.region));
     if (m->minor == 0)
         n += (size_t)sprintf(o + n, "Connection: close\r\n");
+    else if (c->ws_upgrade)
+        n += (size_t)sprintf(o + n, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
     o[n++] = '\r';
     o[n++] = '\n';
     c->uout = o;
@@ -550,6 +554,54 @@ static int c_attach_upstream(struct mrd_cconn *c, bool fresh)
     return 0;
 }
 
+/* 1 if the value of header <name> holds the token <tok> (case-insensitive list). */
+static bool c_hdr_has_token(const struct mrd_h1_msg *m, const char *name, const char *tok)
+{
+    size_t tl = strlen(tok);
+    for (uint32_t i = 0; i < m->n_hdrs; i++) {
+        if (!mrd_h1_span_ieq(m->base, m->hdrs[i].name, name))
+            continue;
+        const char *v = m->base + m->hdrs[i].value.off, *e = v + m->hdrs[i].value.len;
+        while (v < e) {
+            while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
+                v++;
+            const char *t = v;
+            while (v < e && *v != ',' && *v != ' ' && *v != '\t')
+                v++;
+            if ((size_t)(v - t) == tl && !strncasecmp(t, tok, tl))
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool c_is_websocket(const struct mrd_cconn *c)
+{
+    return c_hdr_has_token(&c->req, "upgrade", "websocket");
+}
+
+/* RFC 6455 4.2.1: GET, HTTP/1.1, version 13 and a key of 16 base64-encoded bytes. */
+static const char *c_ws_check(const struct mrd_cconn *c)
+{
+    const struct mrd_h1_msg *m = &c->req;
+    if (m->parser.method != HTTP_GET || m->minor != 1)
+        return "a WebSocket upgrade must be a GET over HTTP/1.1";
+    int v = mrd_h1_find(m, "sec-websocket-version");
+    if (v < 0 || m->hdrs[v].value.len != 2 || memcmp(m->base + m->hdrs[v].value.off, "13", 2))
+        return "Sec-WebSocket-Version must be 13";
+    int k = mrd_h1_find(m, "sec-websocket-key");
+    if (k < 0)
+        return "Sec-WebSocket-Key is missing";
+    const char *kv = m->base + m->hdrs[k].value.off;
+    if (m->hdrs[k].value.len != 24 || kv[22] != '=' || kv[23] != '=')
+        return "Sec-WebSocket-Key is not 16 base64-encoded bytes";
+    for (int i = 0; i < 22; i++)
+        if (!((kv[i] >= 'A' && kv[i] <= 'Z') || (kv[i] >= 'a' && kv[i] <= 'z') ||
+              (kv[i] >= '0' && kv[i] <= '9') || kv[i] == '+' || kv[i] == '/'))
+            return "Sec-WebSocket-Key is not 16 base64-encoded bytes";
+    return NULL;
+}
+
 /* The request head is complete: run the phases and start the upstream exchange. */
 static void c_on_request_head(struct mrd_cconn *c)
 {
@@ -560,7 +612,14 @@ static void c_on_request_head(struct mrd_cconn *c)
         c_error(c, 503, "out of memory");
         return;
     }
-    if (c->req.upgrade && mrd_modules_run(t, MRD_HOOK_UPGRADE) == MRD_PHASE_NEXT) {
+    if (c->req.upgrade && c_is_websocket(c)) {
+        const char *why = c_ws_check(c);
+        if (why) {
+            c_error(c, 400, why);
+            return;
+        }
+        c->ws_upgrade = true; /* tunnel mode once the origin answers 101 */
+    } else if (c->req.upgrade && mrd_modules_run(t, MRD_HOOK_UPGRADE) == MRD_PHASE_NEXT) {
         /* No module tunnels this protocol: plain HTTP, the Upgrade header already dropped as
          * hop-by-hop. llhttp stops after an upgrade request, so the connection ends with it. */
         c->close_after = true;
@@ -1128,6 +1187,76 @@ static int c_response_head(struct mrd_cconn *c, struct mrd_h1_msg *m)
     return c_out_append(c, o, (uint32_t)n);
 }
 
+/* The origin accepted the upgrade: relay its 101 and switch both connections to tunnel mode.
+ * The transaction is logged now; the tunnel keeps a generation reference (for its origin's
+ * tunnel count) but gives back the arena, so it costs only its structs while idle. */
+static int c_enter_tunnel(struct mrd_cconn *c, struct mrd_uconn *u)
+{
+    struct mrd_txn *t = &c->txn;
+    const struct mrd_h1_msg *m = &u->rsp;
+    struct mrd_worker *w = c->w;
+    struct mrd_buf *b = mrd_buf_get(&w->bufs);
+    uint32_t rest = u->rx->tail - u->parse_pos;
+    size_t n = 0;
+
+    if (!b) {
+        c_upstream_failed(c, "out of memory", 503, -1);
+        return -1;
+    }
+    n += (size_t)snprintf(b->data, MRD_BUF_SIZE, "HTTP/1.1 101 Switching Protocols\r\n");
+    for (uint32_t i = 0; i < m->n_hdrs; i++) {
+        const struct mrd_h1_hdr *h = &m->hdrs[i];
+        if (h->skip || mrd_h1_span_ieq(m->base, h->name, "x-request-id"))
+            continue;
+        if (n + h->name.len + h->value.len + 4 + 128 + rest > MRD_BUF_SIZE)
+            break; /* cannot happen with a head that fit the response buffer */
+        n += h1_put_header(b->data + n, m->base, h);
+    }
+    n += (size_t)snprintf(b->data + n, MRD_BUF_SIZE - n,
+                          "X-Request-Id: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+                          t->request_id);
+    if (n + rest > MRD_BUF_SIZE) {
+        mrd_buf_put(&w->bufs, b);
+        c_upstream_failed(c, "101 head and first frames larger than the buffer", 502,
+                          MRD_UERR_PROTOCOL);
+        return -1;
+    }
+    memcpy(b->data + n, u->rx->data + u->parse_pos, rest); /* frames sent right after 101 */
+    b->head = 0;
+    b->tail = (uint32_t)(n + rest);
+    mrd_buf_put(&w->bufs, u->rx);
+    u->rx = b;
+
+    t->status = 101;
+    c->rsp_started = c->rsp_done = true;
+    c_txn_account(c);
+    mrd_modules_log(t);
+    c->tunnel = true;
+    c->tun_gen = t->gen; /* the transaction's reference moves to the tunnel */
+    t->gen = NULL;
+    c->tun_origin = t->origin;
+    c->tun_lb = t->lb;
+    c->tun_last_ms = w->loop.now_ms;
+    if (t->origin)
+        atomic_fetch_add_explicit(&t->origin->rt->tunnels, 1, memory_order_relaxed);
+    mrd_list_add_tail(&w->tunnels, &c->tun_link);
+    w->n_tunnels++;
+    c->in_txn = false;
+    if (c->rx) {
+        c->rx->head = c->parse_pos; /* client frames sent right after the request */
+        if (c->rx->head >= c->rx->tail) {
+            mrd_buf_put(&w->bufs, c->rx);
+            c->rx = NULL;
+        }
+    }
+    c->cout = c->uout = NULL;
+    c->cout_len = c->cout_off = c->uout_len = c->uout_off = 0;
+    c->req_hdrs = c->rsp_hdrs = NULL;
+    mrd_arena_free(&c->arena);
+    u->wr_blocked = false;
+    return 1;
+}
+
 /* Handles a parsed response head. Returns 0 to go on, -1 if the attempt failed. */
 static int u_on_head(struct mrd_cconn *c, struct mrd_uconn *u)
 {
@@ -1135,6 +1264,8 @@ static int u_on_head(struct mrd_cconn *c, struct mrd_uconn *u)
     int st = m->status;
 
     if (st == 101) {
+        if (c->ws_upgrade && c_hdr_has_token(m, "upgrade", "websocket"))
+            return c_enter_tunnel(c, u);
         c_upstream_failed(c, "unexpected 101 Switching Protocols", 502, MRD_UERR_PROTOCOL);
         return -1;
     }
@@ -1257,8 +1388,9 @@ static bool u_read(struct mrd_cconn *c)
                 return true;
             }
             if (pr == MRD_H1_HEADERS) {
-                if (u_on_head(c, u) < 0)
-                    return true;
+                int hr = u_on_head(c, u);
+                if (hr != 0)
+                    return true; /* failed, or the connection is a tunnel now */
                 continue;
             }
             if (pr == MRD_H1_COMPLETE) {
@@ -1312,6 +1444,11 @@ static void c_arm_timer(struct mrd_cconn *c)
 
     if (c->lingering)
         return;
+    if (c->tunnel) {
+        d = c->tun_last_ms + c->tun_gen->cfg->server.limits.websocket_idle_timeout_ms;
+        mrd_timer_set(&c->w->loop.wheel, &c->timer, d);
+        return;
+    }
     if (!c->in_txn) {
         if (c->rx && mrd_buf_len(c->rx))
             d = c->head_start_ms + lim->header_timeout_ms;
@@ -1345,6 +1482,14 @@ static void c_on_timer(struct mrd_timer *t, uint64_t now)
 
     if (c->lingering) {
         c_close(c);
+        return;
+    }
+    if (c->tunnel) {
+        if (now >= c->tun_last_ms + c->tun_gen->cfg->server.limits.websocket_idle_timeout_ms) {
+            c_close(c); /* idle tunnel */
+            return;
+        }
+        conn_pump(c);
         return;
     }
     if (!c->in_txn) {
@@ -1409,10 +1554,19 @@ static void c_on_timer(struct mrd_timer *t, uint64_t now)
 static void conn_pump(struct mrd_cconn *c)
 {
     for (int rounds = 0; rounds < 64; rounds++) {
+        if (c->tunnel) {
+            if (mrd_tunnel_pump(c) < 0)
+                c_close(c);
+            else
+                c_arm_timer(c);
+            return;
+        }
         bool p = false;
         p |= c_read(c);
         p |= u_write(c);
         p |= u_read(c);
+        if (c->tunnel)
+            continue; /* the origin's 101 arrived: tunnel mode from here */
         p |= c_write(c);
         if (c->in_txn && c_txn_finished(c)) {
             bool aborted = c->txn.error && c->rsp_started && !c->local && c->eof;
@@ -1499,6 +1653,15 @@ static void conn_free(struct mrd_cconn *c)
         up_close(c->u);
         c->u = NULL;
     }
+    if (c->tunnel) {
+        if (c->tun_origin)
+            atomic_fetch_sub_explicit(&c->tun_origin->rt->tunnels, 1, memory_order_relaxed);
+        mrd_list_del(&c->tun_link);
+        w->n_tunnels--;
+        mrd_wgen_put(c->tun_gen);
+        c->tun_gen = NULL;
+        c->tunnel = false;
+    }
     mrd_timer_stop(&w->loop.wheel, &c->timer);
     mrd_list_del(&c->flush_link);
     close(c->io.fd);
@@ -1550,6 +1713,7 @@ void mrd_conn_accept(struct mrd_worker *w, int fd, const struct sockaddr_storage
     c->w = w;
     mrd_arena_init(&c->arena, CONN_ARENA_CHUNK);
     mrd_list_init(&c->flush_link);
+    mrd_list_init(&c->tun_link);
     mrd_timer_init(&c->timer, c_on_timer);
     mrd_h1_init(&c->req, HTTP_REQUEST, NULL, 0, 0, 0);
     memcpy(&c->peer, peer, sizeof(c->peer));
@@ -1583,7 +1747,9 @@ void mrd_conn_drain(struct mrd_worker *w, bool fast)
         struct mrd_cconn *c = MRD_CONTAINER_OF(l, struct mrd_cconn, link);
         next = l->next;
         c->close_after = true;
-        if (!c->in_txn && (!c->rx || !mrd_buf_len(c->rx)))
+        if (c->tunnel)
+            mrd_tunnel_close_with(c, 1001); /* going away; retried by the drain tick */
+        else if (!c->in_txn && (!c->rx || !mrd_buf_len(c->rx)))
             c_close(c);
         else if (fast && !c->rsp_started)
             conn_pump(c);

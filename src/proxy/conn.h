@@ -34,6 +34,7 @@ struct mrd_uconn {
     bool               sent;      /* a byte of the current request reached the socket */
     bool               connect_failed; /* the connect itself failed (nothing was sent) */
     int                connect_err;
+    bool               wr_blocked; /* tunnels: the socket said EAGAIN on write */
     uint32_t           n_served;  /* requests sent on this connection before the current one */
 };
 
@@ -63,7 +64,20 @@ struct mrd_cconn {
     uint32_t                body_start;    /* where the request body begins in rx */
     bool                    body_recycled; /* rx was reused under the body: it cannot be replayed */
     bool                    stale_replayed; /* the one free replay of a stale pooled connection */
+    /* WebSocket: the upgrade was validated and goes to the origin; then the tunnel */
+    bool                    ws_upgrade, tunnel, tun_shut_up, tun_shut_down, tun_closing;
+    struct mrd_wgen        *tun_gen;    /* one reference while the tunnel lives */
+    const struct mrd_cfg_origin *tun_origin; /* counts this tunnel in its rt->tunnels */
+    const struct mrd_cfg_lb *tun_lb;
+    struct mrd_list         tun_link;   /* in w->tunnels */
+    uint64_t                tun_last_ms, tun_bytes_up, tun_bytes_down;
 };
+
+/* Tunnel mode (tunnel.c): moves bytes both ways; -1 when the tunnel is over or broken. */
+int mrd_tunnel_pump(struct mrd_cconn *c);
+/* Sends close frames with <code> both ways (1001 going away, 1012 service restart) when no
+ * frame is half relayed; false when that is not the case now (try again later). */
+bool mrd_tunnel_close_with(struct mrd_cconn *c, uint16_t code);
 
 /* Takes over an accepted socket. */
 void mrd_conn_accept(struct mrd_worker *w, int fd, const struct sockaddr_storage *peer);

@@ -51,6 +51,8 @@ struct mrd_worker {
     struct mrd_listener *listeners;
     int                  n_listeners;
     struct mrd_list      conns;        /* client connections */
+    struct mrd_list      tunnels;      /* client connections in WebSocket tunnel mode */
+    uint32_t             n_tunnels;
     uint32_t             n_conns;
     uint32_t             max_conns;
     struct mrd_list      upools;

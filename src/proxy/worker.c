@@ -239,6 +239,9 @@ static void worker_tick(struct mrd_timer *t, uint64_t now)
     if (!w->draining)
         worker_warm(w, now);
     if (w->draining) {
+        /* tunnels that were mid-frame at the drain get their 1001 close when between frames */
+        for (struct mrd_list *l = w->tunnels.next; l != &w->tunnels; l = l->next)
+            mrd_tunnel_close_with(MRD_CONTAINER_OF(l, struct mrd_cconn, tun_link), 1001);
         if (now >= w->drain_deadline && w->n_conns) {
             mrd_log_warn("worker %d: drain deadline reached; closing %u connections", w->id,
                          w->n_conns);
@@ -294,6 +297,7 @@ int mrd_workers_start(struct mrd_worker *ws, int n, struct mrd_cfg *cfg, int *fd
             return err;
         mrd_list_init(&w->conns);
         mrd_list_init(&w->upools);
+        mrd_list_init(&w->tunnels);
         mrd_list_init(&w->dead_c);
         mrd_list_init(&w->flush);
         w->defer_writes = 1;
