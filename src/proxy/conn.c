@@ -619,6 +619,7 @@ static void c_on_request_head(struct mrd_cconn *c)
             return;
         }
         c->ws_upgrade = true; /* tunnel mode once the origin answers 101 */
+        c->close_after = true; /* if it refuses: llhttp ends the stream after an upgrade */
     } else if (c->req.upgrade && mrd_modules_run(t, MRD_HOOK_UPGRADE) == MRD_PHASE_NEXT) {
         /* No module tunnels this protocol: plain HTTP, the Upgrade header already dropped as
          * hop-by-hop. llhttp stops after an upgrade request, so the connection ends with it. */

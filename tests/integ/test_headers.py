@@ -161,10 +161,10 @@ def test_trusted_proxy_keeps_x_forwarded_for(procs):
     assert hvals(j, "X-Forwarded-For") == ["1.2.3.4"]
 
 
-def test_upgrade_without_tunnel_module_is_plain_http(env):
-    """No module takes WebSocket upgrades yet: the request is proxied as plain HTTP with the
-    Upgrade header dropped, answered, and the client connection then closes (llhttp ends the
-    stream after an upgrade request, so nothing after it could be parsed safely)."""
+def test_websocket_upgrade_refused_by_origin_is_relayed(env):
+    """A valid WebSocket upgrade goes to the origin with Upgrade/Connection; an origin that
+    answers with a normal response (here 200 from /echo) has it relayed as is, and the client
+    connection then closes (nothing after an upgrade request can be parsed safely)."""
     m, _ = env
     with HttpConn(m.port, timeout=5) as c:
         c.send(request_bytes(target="/echo", host="h.example", headers=[
@@ -173,7 +173,45 @@ def test_upgrade_without_tunnel_module_is_plain_http(env):
         r = c.read_response()
         assert r.status == 200
         j = r.json()
-        assert not hvals(j, "Upgrade") and not hvals(j, "Connection")
+        assert hvals(j, "Upgrade") == ["websocket"]
+        assert hvals(j, "Connection") == ["Upgrade"]
         assert hvals(j, "Sec-WebSocket-Key") == ["dGhlIHNhbXBsZSBub25jZQ=="]
         assert r.header("Connection", "").lower() == "close"
         assert c.closed_within(3)
+
+
+def test_other_upgrades_are_plain_http(env):
+    """An upgrade to something other than websocket (h2c) is proxied as plain HTTP with the
+    Upgrade header dropped, and the client connection closes after the response."""
+    m, _ = env
+    with HttpConn(m.port, timeout=5) as c:
+        c.send(request_bytes(target="/echo", host="h.example", headers=[
+            ("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"),
+            ("HTTP2-Settings", "AAMAAABkAAQAAP__")]))
+        r = c.read_response()
+        assert r.status == 200
+        j = r.json()
+        assert not hvals(j, "Upgrade") and not hvals(j, "Connection")
+        assert r.header("Connection", "").lower() == "close"
+        assert c.closed_within(3)
+
+
+@pytest.mark.parametrize("hdrs,why", [
+    ([("Sec-WebSocket-Version", "13")], "Sec-WebSocket-Key is missing"),
+    ([("Sec-WebSocket-Version", "8"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")],
+     "Sec-WebSocket-Version must be 13"),
+    ([("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", "c2hvcnQ=")],
+     "not 16 base64-encoded bytes"),
+])
+def test_bad_websocket_upgrade_is_400(env, hdrs, why):
+    """A WebSocket upgrade without version 13 and a 16-byte key gets 400 from the gateway,
+    and nothing reaches the origin."""
+    m, o = env
+    before = o.stats["requests"]
+    with HttpConn(m.port, timeout=5) as c:
+        c.send(request_bytes(target="/echo", host="h.example", headers=[
+            ("Connection", "Upgrade"), ("Upgrade", "websocket")] + hdrs))
+        r = c.read_response()
+        assert r.status == 400
+        assert why in r.body.decode()
+    assert o.stats["requests"] == before
