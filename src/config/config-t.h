@@ -32,8 +32,29 @@ struct mrd_cfg_cidr {
 
 enum mrd_cfg_log_level { MRD_LOG_DEBUG, MRD_LOG_INFO, MRD_LOG_WARN, MRD_LOG_ERROR };
 
+/* One certificate of a TLS listener (server.listen[].tls.certificates[]). */
+struct mrd_cfg_tls_cert {
+    const char        *cert; /* PEM file: the leaf first, then its intermediates */
+    const char        *key;  /* PEM private key file (not encrypted) */
+    const char        *ocsp; /* extension: DER OCSP response to staple; NULL = none */
+    struct mrd_cfg_loc loc;
+};
+
+/* server.listen[].tls: checked at load (files readable, cert and key match), built into a
+ * struct mrd_tls_server (tls/tls.h) by whoever opens the listener. */
+struct mrd_cfg_tls {
+    struct mrd_cfg_tls_cert *certs;       /* >= 1, picked by SNI; the first is the default */
+    size_t                   n_certs;
+    uint16_t                 min_version; /* 0x0303 = TLS 1.2 (default) or 0x0304 = TLS 1.3 */
+    const char             **alpn;        /* protocol ids in preference order; default http/1.1 */
+    size_t                   n_alpn;
+    bool                     tickets;     /* extension session_tickets; default true */
+    struct mrd_cfg_loc       loc;
+};
+
 struct mrd_cfg_listen {
     struct mrd_cfg_addr addr;
+    struct mrd_cfg_tls *tls; /* NULL = plain HTTP */
     struct mrd_cfg_loc  loc;
 };
 
@@ -75,6 +96,7 @@ enum mrd_cfg_origin_steering {
 };
 
 struct mrd_origin_rt; /* runtime state (health, load, counters); health/state.h */
+struct mrd_tls_server;  /* tls/tls.h */
 struct mrd_pool_rt;
 struct mrd_lb_rt;
 
@@ -85,6 +107,9 @@ struct mrd_cfg_origin {
     bool                enabled;   /* default true */
     uint32_t            max_in_flight; /* 0 = unlimited (default); beyond it the pool spills */
     uint32_t            flat;      /* index over every origin of every pool, in file order */
+    bool                tls;       /* HTTPS to this origin; default false */
+    const char         *sni;       /* sent as SNI and verified; NULL = the address's host name */
+    bool                allow_insecure; /* tls without certificate checks; default false */
     struct mrd_origin_rt *rt;      /* bound by mrd_rt_bind() before the generation is used */
     struct mrd_cfg_loc  loc;
 };
@@ -161,7 +186,24 @@ struct mrd_cfg_rule {
         const char *body;         /* default "" */
         size_t      body_len;
     } fixed;
+    struct {                         /* websocket: tunnels opened by requests of this rule */
+        const char *auto_request;    /* auto_response.request; NULL = no auto-response;
+                                      * 1..MRD_CFG_WS_AUTO_MAX bytes of UTF-8 */
+        size_t      auto_request_len;
+        const char *auto_response;   /* auto_response.response; 0..MRD_CFG_WS_AUTO_MAX bytes */
+        size_t      auto_response_len;
+    } websocket;
     struct mrd_cfg_loc   loc;
+};
+
+/* Longest auto_response request or response: a matching client frame is held back whole
+ * until it is known to match, so this bounds what a tunnel buffers for it. */
+#define MRD_CFG_WS_AUTO_MAX 1024
+
+/* load_balancers.<lb>.websocket.on_origin_down */
+enum mrd_cfg_ws_down {
+    MRD_WS_DOWN_KEEP,  /* tunnels stay open on an origin that goes down or drains (default) */
+    MRD_WS_DOWN_CLOSE, /* they are closed with 1012, at most close_rate per second */
 };
 
 enum mrd_cfg_steering {
@@ -211,6 +253,10 @@ struct mrd_cfg_lb {
     bool                  failover_across_pools; /* adaptive_routing; default false */
     uint32_t              retry_attempts;        /* retries.attempts; default 2; 0..10 */
     uint32_t              retry_budget_percent;  /* retries.budget_percent; default 20; 0..100 */
+    struct {
+        enum mrd_cfg_ws_down on_origin_down; /* default keep */
+        uint32_t             close_rate;     /* 1012 closes per second; default 200; 1..100000 */
+    } websocket;
     struct mrd_cfg_rule  *rules;         /* ordered */
     size_t                n_rules;
     struct mrd_lb_rt     *rt;            /* bound by mrd_rt_bind() */
@@ -250,6 +296,7 @@ struct mrd_cfg {
     struct mrd_arena      arena;      /* owns every string and array below */
     struct mrd_cfg_server server;
     struct mrd_cfg_log    log;
+    struct mrd_tls_server **tls_servers; /* per listener (NULL = plain); bound by mrd_rt_bind */
     struct mrd_cfg_admin  admin;
     struct mrd_cfg_geo    geo;
     struct mrd_cfg_monitor *monitors;

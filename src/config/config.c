@@ -18,6 +18,8 @@
 
 #include "geo/geo.h"
 #include "health/state.h"
+#include "tls/tls.h"
+#include "ws/ws.h"
 
 #define CFG_MAX_ERRORS 1000        /* per load; more are counted, not stored */
 #define CFG_MAX_ITEMS  1000000     /* entries visited, alias re-uses included */
@@ -36,6 +38,8 @@
 #define CFG_MAX_HDR_VALUE  4096
 #define CFG_MAX_AFF_HDRS   16      /* session_affinity_attributes.headers */
 #define CFG_MAX_TOKEN_SCAN (64u << 10) /* bytes of a token file looked at for a token */
+#define CFG_MAX_TLS_CERTS  10000   /* server.listen[].tls.certificates entries */
+#define CFG_MAX_ALPN       8       /* server.listen[].tls.alpn entries */
 
 enum cfg_kind { CFG_SCALAR, CFG_MAP, CFG_SEQ };
 
@@ -1182,11 +1186,188 @@ static bool cfg_same_addr(const struct mrd_cfg_addr *a, const struct mrd_cfg_add
            memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
-/* server.listen: one or more { address }. */
+/* ---- TLS listeners ---- */
+
+static const char *cfg_shown(struct cfg_q *q, const char *s); /* with the admin section */
+static const char *cfg_not_regular(const char *path);
+
+/* A file the TLS layer will read at startup: a non-empty path to a readable regular file.
+ * Returns the path kept in the generation, or NULL (reported). */
+static const char *cfg_tls_file(struct cfg_ctx *ctx, const struct cfg_node *n, const char *path,
+                                const char *what)
+{
+    const char *s = cfg_text(ctx, n, path);
+    const char *why;
+    struct cfg_q q;
+    FILE *f;
+
+    if (!s)
+        return NULL;
+    if (!*s) {
+        cfg_err(ctx, n, "%s: empty; expected the path of %s", path, what);
+        return NULL;
+    }
+    if ((why = cfg_not_regular(s)) || !(f = fopen(s, "rb"))) {
+        cfg_err(ctx, n, "%s: cannot read %s: %s", path, cfg_shown(&q, s),
+                why ? why : strerror(errno));
+        return NULL;
+    }
+    fclose(f);
+    return cfg_keep(ctx, s, strlen(s));
+}
+
+/* One entry of tls.certificates: { cert, key, ocsp }; the pair must load and match. */
+static bool cfg_tls_cert(struct cfg_ctx *ctx, struct mrd_cfg_tls_cert *c, const struct cfg_node *map,
+                         const char *path)
+{
+    static const char *const keys[] = { "cert", "key", "ocsp", NULL };
+    struct cfg_field f[3];
+    char sub[256], why[256];
+
+    if (!cfg_want(ctx, map, CFG_MAP, path))
+        return false;
+    cfg_fields(ctx, map, path, keys, NULL, f);
+    c->loc = cfg_loc(ctx, map);
+    if (!f[0].val)
+        cfg_missing(ctx, map, path, "cert", " (a PEM certificate chain file)");
+    else
+        c->cert = cfg_tls_file(ctx, f[0].val, cfg_path(sub, sizeof(sub), "%s.cert", path),
+                               "a PEM certificate chain file");
+    if (!f[1].val)
+        cfg_missing(ctx, map, path, "key", " (a PEM private key file)");
+    else
+        c->key = cfg_tls_file(ctx, f[1].val, cfg_path(sub, sizeof(sub), "%s.key", path),
+                              "a PEM private key file");
+    if (f[2].val && (c->ocsp = cfg_tls_file(ctx, f[2].val,
+                                            cfg_path(sub, sizeof(sub), "%s.ocsp", path),
+                                            "a DER OCSP response file")) &&
+        mrd_tls_check_ocsp(c->ocsp, why, sizeof(why)) < 0) {
+        cfg_err(ctx, f[2].val, "%s: %s", sub, why);
+        c->ocsp = NULL;
+    }
+    if (!c->cert || !c->key)
+        return false;
+    switch (mrd_tls_check_cert(c->cert, c->key, why, sizeof(why))) {
+    case MRD_TLS_CHECK_OK:
+        return true;
+    case MRD_TLS_CHECK_CERT:
+        cfg_err(ctx, f[0].val, "%s.cert: %s", path, why);
+        return false;
+    default:
+        cfg_err(ctx, f[1].val, "%s.key: %s", path, why);
+        return false;
+    }
+}
+
+/* tls.certificates: one or more entries; the first is the default certificate. */
+static void cfg_tls_certs(struct cfg_ctx *ctx, struct mrd_cfg_tls *t, const struct cfg_node *seq,
+                          const char *path)
+{
+    size_t i = 0;
+
+    if (!cfg_want(ctx, seq, CFG_SEQ, path))
+        return;
+    if (seq->n == 0 || seq->n > CFG_MAX_TLS_CERTS) {
+        cfg_err(ctx, seq, "%s: expected 1..%d certificates, e.g. - { cert: site.crt, key: "
+                "site.key }", path, CFG_MAX_TLS_CERTS);
+        return;
+    }
+    if (!(t->certs = cfg_array(ctx, seq->n, sizeof(*t->certs))))
+        return;
+    for (struct cfg_item *it = seq->first; it; it = it->next, i++) {
+        char sub[128];
+        if (!cfg_tick(ctx, seq))
+            return;
+        cfg_path(sub, sizeof(sub), "%s[%zu]", path, i);
+        if (cfg_tls_cert(ctx, &t->certs[t->n_certs], it->val, sub))
+            t->n_certs++;
+    }
+}
+
+/* tls.alpn: protocol ids; only http/1.1 for now. */
+static void cfg_tls_alpn(struct cfg_ctx *ctx, struct mrd_cfg_tls *t, const struct cfg_node *seq,
+                         const char *path)
+{
+    size_t i = 0;
+
+    if (!cfg_want(ctx, seq, CFG_SEQ, path))
+        return;
+    if (seq->n == 0 || seq->n > CFG_MAX_ALPN) {
+        cfg_err(ctx, seq, "%s: expected 1..%d protocols, e.g. [\"http/1.1\"]", path, CFG_MAX_ALPN);
+        return;
+    }
+    if (!(t->alpn = cfg_array(ctx, seq->n, sizeof(*t->alpn))))
+        return;
+    for (struct cfg_item *it = seq->first; it; it = it->next, i++) {
+        static const char *const names[] = { "http/1.1", NULL };
+        static const char *const planned[] = { "h2", NULL };
+        char sub[128];
+        int v;
+        if (!cfg_tick(ctx, seq))
+            return;
+        if (!cfg_enum(ctx, it->val, cfg_path(sub, sizeof(sub), "%s[%zu]", path, i), names,
+                      planned, &v))
+            continue;
+        for (size_t j = 0; j < t->n_alpn; j++) {
+            if (strcmp(t->alpn[j], names[v]) == 0) {
+                cfg_err(ctx, it->val, "%s: \"%s\" is listed twice", sub, names[v]);
+                v = -1;
+                break;
+            }
+        }
+        if (v >= 0)
+            t->alpn[t->n_alpn++] = names[v];
+    }
+}
+
+/* server.listen[].tls: certificates, min_version, alpn, session_tickets. */
+static struct mrd_cfg_tls *cfg_tls(struct cfg_ctx *ctx, const struct cfg_node *map,
+                                   const char *path)
+{
+    static const char *const keys[] = { "certificates", "min_version", "alpn",
+                                        "session_tickets", NULL };
+    static const char *const versions[] = { "1.2", "1.3", NULL };
+    static const char *const http11[] = { "http/1.1" };
+    struct cfg_field f[4];
+    struct mrd_cfg_tls *t;
+    char sub[128];
+    int v;
+
+    if (!cfg_want(ctx, map, CFG_MAP, path) || !(t = cfg_array(ctx, 1, sizeof(*t))))
+        return NULL;
+    cfg_fields(ctx, map, path, keys, NULL, f);
+    t->loc = cfg_loc(ctx, map);
+    t->min_version = 0x0303;
+    t->alpn = (const char **)http11;
+    t->n_alpn = 1;
+    t->tickets = true;
+    if (!f[0].val)
+        cfg_missing(ctx, map, path, "certificates",
+                    " (e.g. certificates: [{ cert: site.crt, key: site.key }])");
+    else
+        cfg_tls_certs(ctx, t, f[0].val, cfg_path(sub, sizeof(sub), "%s.certificates", path));
+    cfg_path(sub, sizeof(sub), "%s.min_version", path);
+    if (f[1].val && f[1].val->kind == CFG_SCALAR && !f[1].val->null &&
+        (strcmp(f[1].val->text, "1.0") == 0 || strcmp(f[1].val->text, "1.1") == 0))
+        cfg_err(ctx, f[1].val, "%s: TLS %s is not offered (insecure); expected \"1.2\" or \"1.3\"",
+                sub, f[1].val->text);
+    else if (f[1].val && cfg_enum(ctx, f[1].val, sub, versions, NULL, &v))
+        t->min_version = v == 0 ? 0x0303 : 0x0304;
+    if (f[2].val) {
+        t->alpn = NULL;
+        t->n_alpn = 0;
+        cfg_tls_alpn(ctx, t, f[2].val, cfg_path(sub, sizeof(sub), "%s.alpn", path));
+    }
+    if (f[3].val)
+        cfg_bool(ctx, f[3].val, cfg_path(sub, sizeof(sub), "%s.session_tickets", path),
+                 &t->tickets);
+    return t;
+}
+
+/* server.listen: one or more { address, tls }. */
 static void cfg_listen(struct cfg_ctx *ctx, const struct cfg_node *seq)
 {
-    static const char *const keys[] = { "address", NULL };
-    static const char *const planned[] = { "tls=tls listeners are not supported yet", NULL };
+    static const char *const keys[] = { "address", "tls", NULL };
     struct mrd_cfg_server *srv = &ctx->cfg->server;
     size_t i = 0;
 
@@ -1201,20 +1382,25 @@ static void cfg_listen(struct cfg_ctx *ctx, const struct cfg_node *seq)
         return;
     for (struct cfg_item *it = seq->first; it; it = it->next, i++) {
         char path[64];
-        struct cfg_field f[1];
+        struct cfg_field f[2];
         struct mrd_cfg_listen *l;
         if (!cfg_tick(ctx, seq))
             return;
         cfg_path(path, sizeof(path), "server.listen[%zu]", i);
         if (!cfg_want(ctx, it->val, CFG_MAP, path))
             continue;
-        cfg_fields(ctx, it->val, path, keys, planned, f);
+        cfg_fields(ctx, it->val, path, keys, NULL, f);
+        l = &srv->listen[srv->n_listen];
+        l->tls = NULL;
+        if (f[1].val) {
+            char tpath[64];
+            l->tls = cfg_tls(ctx, f[1].val, cfg_path(tpath, sizeof(tpath), "%s.tls", path));
+        }
         if (!f[0].val) {
             cfg_missing(ctx, it->val, path, "address", NULL);
             continue;
         }
         cfg_path(path, sizeof(path), "server.listen[%zu].address", i);
-        l = &srv->listen[srv->n_listen];
         if (!cfg_addr(ctx, f[0].val, path, &l->addr))
             continue;
         l->loc = cfg_loc(ctx, it->val);
@@ -2052,15 +2238,49 @@ static void cfg_monitors(struct cfg_ctx *ctx, const struct cfg_node *map)
     }
 }
 
+/* An origin's tls, sni and allow_insecure (f[0..2]); sni and allow_insecure need tls. */
+static bool cfg_origin_tls(struct cfg_ctx *ctx, struct mrd_cfg_origin *o, const struct cfg_field *f,
+                           const char *path)
+{
+    char sub[256];
+    bool ok = true;
+    struct cfg_q q;
+
+    if (f[0].val)
+        ok = cfg_bool(ctx, f[0].val, cfg_path(sub, sizeof(sub), "%s.tls", path), &o->tls);
+    if (f[2].val)
+        ok = cfg_bool(ctx, f[2].val, cfg_path(sub, sizeof(sub), "%s.allow_insecure", path),
+                      &o->allow_insecure) && ok;
+    if (f[1].val) {
+        unsigned char ip[16];
+        const char *h = cfg_host(ctx, f[1].val, cfg_path(sub, sizeof(sub), "%s.sni", path));
+        if (h && (h[0] == '*' || inet_pton(AF_INET, h, ip) == 1)) {
+            cfg_err(ctx, f[1].val, "%s: %s is not a host name; expected the origin's DNS name, "
+                    "e.g. origin.example.com", sub, cfg_quote(&q, f[1].val->text, f[1].val->len));
+            h = NULL;
+        }
+        o->sni = h;
+        ok = h && ok;
+    }
+    for (int i = 1; i <= 2 && ok; i++) {
+        if (f[i].val && !o->tls) {
+            cfg_err(ctx, f[i].key, "%s.%s: only applies to HTTPS origins; add tls: true (or "
+                    "remove it)", path, i == 1 ? "sni" : "allow_insecure");
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 /* One origin of a pool. Returns true if it was stored. */
 static bool cfg_origin(struct cfg_ctx *ctx, struct mrd_cfg_pool *pool, const struct cfg_node *map,
                        const char *path)
 {
     static const char *const keys[] = { "name", "address", "weight", "enabled", "max_in_flight",
-                                        NULL };
-    static const char *const planned[] = { "tls", "sni", "version", NULL };
+                                        "tls", "sni", "allow_insecure", NULL };
+    static const char *const planned[] = { "version", NULL };
     struct mrd_cfg_origin *o = &pool->origins[pool->n_origins];
-    struct cfg_field f[5];
+    struct cfg_field f[8];
     char sub[256];
     long long w;
     bool ok = true;
@@ -2101,6 +2321,8 @@ static bool cfg_origin(struct cfg_ctx *ctx, struct mrd_cfg_pool *pool, const str
     if (f[4].val && cfg_int(ctx, f[4].val, cfg_path(sub, sizeof(sub), "%s.max_in_flight", path), 0,
                             10000000, &w))
         o->max_in_flight = (uint32_t)w;
+    if (!cfg_origin_tls(ctx, o, f + 5, path))
+        ok = false;
     if (ok && o->name)
         pool->n_origins++;
     return ok;
@@ -2474,13 +2696,69 @@ static void cfg_fixed(struct cfg_ctx *ctx, struct mrd_cfg_rule *r, const struct 
     }
 }
 
+/* One text of rules[].websocket.auto_response: UTF-8, <min>..MRD_CFG_WS_AUTO_MAX bytes. */
+static const char *cfg_ws_text(struct cfg_ctx *ctx, const struct cfg_node *n, const char *path,
+                               size_t min, size_t *len)
+{
+    if (!cfg_want(ctx, n, CFG_SCALAR, path))
+        return NULL;
+    if (n->len < min || n->len > MRD_CFG_WS_AUTO_MAX) {
+        cfg_err(ctx, n, "%s: %zu bytes; expected %zu..%d bytes of text", path, n->len, min,
+                MRD_CFG_WS_AUTO_MAX);
+        return NULL;
+    }
+    if (!mrd_ws_utf8_ok((const uint8_t *)n->text, n->len)) {
+        cfg_err(ctx, n, "%s: not valid UTF-8; WebSocket text frames must be UTF-8", path);
+        return NULL;
+    }
+    *len = n->len;
+    return cfg_keep(ctx, n->text, n->len); /* may hold NULs */
+}
+
+/* rules[].websocket: auto_response { request, response }. */
+static void cfg_rule_ws(struct cfg_ctx *ctx, struct mrd_cfg_rule *r, const struct cfg_node *map,
+                        const char *path)
+{
+    static const char *const keys[] = { "auto_response", NULL };
+    static const char *const ar_keys[] = { "request", "response", NULL };
+    struct cfg_field f[1], a[2];
+    char sub[256], sub2[300];
+    const struct cfg_node *ar;
+
+    if (!cfg_want(ctx, map, CFG_MAP, path))
+        return;
+    cfg_fields(ctx, map, path, keys, NULL, f);
+    if (!(ar = f[0].val) ||
+        !cfg_want(ctx, ar, CFG_MAP, cfg_path(sub, sizeof(sub), "%s.auto_response", path)))
+        return;
+    cfg_fields(ctx, ar, sub, ar_keys, NULL, a);
+    for (int i = 0; i < 2; i++)
+        if (!a[i].val)
+            cfg_missing(ctx, ar, sub, ar_keys[i],
+                        " (e.g. auto_response: { request: \"ping\", response: \"pong\" })");
+    if (!a[0].val || !a[1].val)
+        return;
+    r->websocket.auto_request = cfg_ws_text(ctx, a[0].val, cfg_path(sub2, sizeof(sub2),
+                                            "%s.request", sub), 1, &r->websocket.auto_request_len);
+    r->websocket.auto_response = cfg_ws_text(ctx, a[1].val, cfg_path(sub2, sizeof(sub2),
+                                             "%s.response", sub), 0,
+                                             &r->websocket.auto_response_len);
+    if (!r->websocket.auto_request || !r->websocket.auto_response) {
+        r->websocket.auto_request = r->websocket.auto_response = NULL;
+        r->websocket.auto_request_len = r->websocket.auto_response_len = 0;
+    }
+    /* Valid, but the proxy does not answer frames itself yet: refuse rather than mislead. */
+    else
+        cfg_err(ctx, ar, "'auto_response' is not supported yet by this version");
+}
+
 /* One rule of a load balancer. */
 static bool cfg_rule(struct cfg_ctx *ctx, struct mrd_cfg_rule *r, const struct cfg_node *map,
                      const char *path)
 {
-    static const char *const keys[] = { "match", "pools", "fixed_response", NULL };
-    static const char *const planned[] = { "cache", "rate_limit", "websocket", NULL };
-    struct cfg_field f[3];
+    static const char *const keys[] = { "match", "pools", "fixed_response", "websocket", NULL };
+    static const char *const planned[] = { "cache", "rate_limit", NULL };
+    struct cfg_field f[4];
     char sub[256];
     size_t errs = ctx->n_err;
     int n_planned;
@@ -2504,8 +2782,14 @@ static bool cfg_rule(struct cfg_ctx *ctx, struct mrd_cfg_rule *r, const struct c
         r->action = MRD_RULE_FIXED;
         cfg_fixed(ctx, r, f[2].val, cfg_path(sub, sizeof(sub), "%s.fixed_response", path));
     } else if (!n_planned) {
-        cfg_err(ctx, map, "%s: a rule needs one action: pools: [...] or fixed_response: {...}", path);
+        cfg_err(ctx, map, "%s: a rule needs one action: pools: [...] or fixed_response: {...}%s",
+                path, f[3].val ? " (websocket: settings go with pools:)" : "");
     }
+    if (f[3].val && f[2].val)
+        cfg_err(ctx, f[3].key, "%s: websocket settings apply to proxied tunnels; a rule with "
+                "fixed_response never opens one, so remove one of the two", path);
+    else if (f[3].val)
+        cfg_rule_ws(ctx, r, f[3].val, cfg_path(sub, sizeof(sub), "%s.websocket", path));
     return ctx->n_err == errs;
 }
 
@@ -2753,6 +3037,28 @@ static void cfg_retries(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb, const struct
         lb->retry_budget_percent = (uint32_t)v;
 }
 
+/* websocket: on_origin_down, close_rate. */
+static void cfg_lb_ws(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb, const struct cfg_node *map,
+                      const char *path)
+{
+    static const char *const keys[] = { "on_origin_down", "close_rate", NULL };
+    static const char *const down[] = { "keep", "close", NULL };
+    struct cfg_field f[2];
+    char sub[256];
+    long long v;
+    int e;
+
+    if (!cfg_want(ctx, map, CFG_MAP, path))
+        return;
+    cfg_fields(ctx, map, path, keys, NULL, f);
+    if (f[0].val && cfg_enum(ctx, f[0].val, cfg_path(sub, sizeof(sub), "%s.on_origin_down", path),
+                             down, NULL, &e))
+        lb->websocket.on_origin_down = (enum mrd_cfg_ws_down)e;
+    if (f[1].val && cfg_int(ctx, f[1].val, cfg_path(sub, sizeof(sub), "%s.close_rate", path), 1,
+                            100000, &v))
+        lb->websocket.close_rate = (uint32_t)v;
+}
+
 /* proximity steers by distance, so every default pool needs coordinates. */
 static void cfg_check_proximity(struct cfg_ctx *ctx, const struct mrd_cfg_lb *lb,
                                 const struct cfg_node *at, const char *path)
@@ -2774,6 +3080,8 @@ static bool cfg_lb_defaults(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb)
     lb->zero_downtime_failover = MRD_ZDF_NONE;
     lb->retry_attempts = 2;
     lb->retry_budget_percent = 20;
+    lb->websocket.on_origin_down = MRD_WS_DOWN_KEEP;
+    lb->websocket.close_rate = 200;
     lb->random_steering.default_weight = 1;
     if (!(lb->random_steering.pool_weights = cfg_array(ctx, n, sizeof(double))))
         return false;
@@ -2783,7 +3091,7 @@ static bool cfg_lb_defaults(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb)
 }
 
 enum { LB_HOSTS, LB_DEFAULT, LB_FALLBACK, LB_STEER, LB_REGION, LB_COUNTRY, LB_RANDOM, LB_AFF,
-       LB_AFF_TTL, LB_AFF_ATTRS, LB_ADAPTIVE, LB_RETRIES, LB_RULES, LB_NKEYS };
+       LB_AFF_TTL, LB_AFF_ATTRS, LB_ADAPTIVE, LB_RETRIES, LB_RULES, LB_WS, LB_NKEYS };
 
 /* The steering and affinity keys of a load balancer. */
 static void cfg_lb_steering(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb, const struct cfg_field *f,
@@ -2840,9 +3148,9 @@ static void cfg_lb(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb, const struct cfg_
     static const char *const keys[] = {
         "hostnames", "default_pools", "fallback_pool", "steering_policy", "region_pools",
         "country_pools", "random_steering", "session_affinity", "session_affinity_ttl",
-        "session_affinity_attributes", "adaptive_routing", "retries", "rules", NULL,
+        "session_affinity_attributes", "adaptive_routing", "retries", "rules", "websocket", NULL,
     };
-    static const char *const planned[] = { "websocket", "versions", NULL };
+    static const char *const planned[] = { "versions", NULL };
     struct cfg_field f[LB_NKEYS];
     char path[128], sub[256], lab[64];
     const struct cfg_node *rules;
@@ -2865,6 +3173,8 @@ static void cfg_lb(struct cfg_ctx *ctx, struct mrd_cfg_lb *lb, const struct cfg_
     else
         cfg_missing(ctx, map, path, "default_pools", NULL);
     cfg_lb_steering(ctx, lb, f, path);
+    if (f[LB_WS].val)
+        cfg_lb_ws(ctx, lb, f[LB_WS].val, cfg_path(sub, sizeof(sub), "%s.websocket", path));
     if (!(rules = f[LB_RULES].val))
         return;
     cfg_path(sub, sizeof(sub), "%s.rules", path);

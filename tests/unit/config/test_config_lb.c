@@ -1023,8 +1023,8 @@ static void test_lbs(void)
     EXPECT_ERR_AT(LISTEN POOLS2 LB2 "    retries: 3\n", 15, 14,
                   "load_balancers.lb1.retries: expected a mapping, got \"3\"");
     /* still planned */
-    EXPECT_ONLY(LISTEN POOLS2 LB2 "    websocket: {}\n", 15, 5,
-                "'websocket' is not supported yet by this version");
+    EXPECT_ONLY(LISTEN POOLS2 LB2 "    versions: {}\n", 15, 5,
+                "'versions' is not supported yet by this version");
 }
 
 /* ---- generations and runtime state ---- */
@@ -1064,7 +1064,7 @@ static void test_unref_unbinds(void)
 
 static void test_examples(void)
 {
-    static const char *const files[] = { "examples/quickstart.yaml", "bench/meridian-bench.yaml" };
+    static const char *const files[] = { "examples/quickstart.yaml" }; /* bench/ needs tools/bench.sh */
 
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         struct mrd_cfg_errors e = { 0 };
