@@ -14,7 +14,7 @@ LLHTTP_INC := /usr/share/include/llhttp
 
 # Debian packages needed to build and test (checked by `make deps`).
 DEB_BUILD := gcc make pkg-config libfyaml-dev libxxhash-dev libssl-dev libmaxminddb-dev node-llhttp
-DEB_TEST  := python3 python3-pytest curl libmaxmind-db-writer-perl
+DEB_TEST  := python3 python3-pytest curl libmaxmind-db-writer-perl sslscan openssl
 DEB_FUZZ  := clang libclang-rt-14-dev
 
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes \

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "tls/tls.h"
 
 const double mrd_hist_bounds_s[MRD_HIST_BUCKETS - 1] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
@@ -75,6 +76,7 @@ static void origin_rt_put(struct mrd_origin_rt *r)
             break;
         }
     pthread_mutex_destroy(&r->lock);
+    mrd_tls_client_ctx_unref(r->tls_ctx);
     free(r->key);
     free(r->pool_name);
     free(r);
@@ -133,6 +135,12 @@ static void lb_rt_put(struct mrd_lb_rt *x)
 
 static void unbind_locked(struct mrd_cfg *cfg)
 {
+    if (cfg->tls_servers) {
+        for (size_t i = 0; i < cfg->server.n_listen; i++)
+            mrd_tls_server_unref(cfg->tls_servers[i]);
+        free(cfg->tls_servers);
+        cfg->tls_servers = NULL;
+    }
     for (size_t i = 0; i < cfg->n_pools; i++) {
         struct mrd_cfg_pool *p = &cfg->pools[i];
         for (size_t j = 0; j < p->n_origins; j++) {
@@ -146,6 +154,39 @@ static void unbind_locked(struct mrd_cfg *cfg)
         lb_rt_put(cfg->lbs[i].rt);
         cfg->lbs[i].rt = NULL;
     }
+}
+
+/* The TLS contexts of a generation: one server per TLS listener (certificates are read now,
+ * so a reload picks up new files) and a client context per HTTPS origin. */
+static int bind_tls(struct mrd_cfg *cfg)
+{
+    char err[256];
+
+    cfg->tls_servers = calloc(cfg->server.n_listen + 1, sizeof(*cfg->tls_servers));
+    if (!cfg->tls_servers)
+        return -ENOMEM;
+    for (size_t i = 0; i < cfg->server.n_listen; i++) {
+        const struct mrd_cfg_listen *l = &cfg->server.listen[i];
+        if (!l->tls)
+            continue;
+        cfg->tls_servers[i] = mrd_tls_server_new(l->tls, err, sizeof(err));
+        if (!cfg->tls_servers[i]) {
+            mrd_log_error("tls listener %s: %s", l->addr.text, err);
+            return -EINVAL;
+        }
+    }
+    for (size_t i = 0; i < cfg->n_pools; i++)
+        for (size_t j = 0; j < cfg->pools[i].n_origins; j++) {
+            struct mrd_cfg_origin *o = &cfg->pools[i].origins[j];
+            if (!o->tls || o->rt->tls_ctx)
+                continue; /* kept from an earlier generation */
+            o->rt->tls_ctx = mrd_tls_client_ctx_new(!o->allow_insecure, NULL, err, sizeof(err));
+            if (!o->rt->tls_ctx) {
+                mrd_log_error("tls origin %s: %s", o->rt->key, err);
+                return -EINVAL;
+            }
+        }
+    return 0;
 }
 
 int mrd_rt_bind(struct mrd_cfg *cfg)
@@ -167,6 +208,8 @@ int mrd_rt_bind(struct mrd_cfg *cfg)
     for (size_t i = 0; i < cfg->n_lbs && !err; i++)
         if (!(cfg->lbs[i].rt = lb_rt_get(cfg->lbs[i].name)))
             err = -ENOMEM;
+    if (!err)
+        err = bind_tls(cfg);
     if (err)
         unbind_locked(cfg);
     pthread_mutex_unlock(&rt_lock);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "config/config-t.h"
+#include "ws/ws.h"
 
 #define MRD_MAX_WORKERS 256 /* server.workers upper bound */
 #define MRD_PROBE_HISTORY 5  /* last probes kept per origin for /v1/pools */
@@ -53,6 +54,7 @@ struct mrd_origin_rt {
     atomic_int      in_flight;      /* requests sent or being sent to it */
     atomic_int      tunnels;        /* open WebSocket tunnels */
     atomic_uint_fast64_t rtt_ewma_us; /* probe RTT / live time to first byte; 0 = no data */
+    struct mrd_tls_client_ctx *tls_ctx; /* tls origins: the client context (one reference) */
     /* why: last probes and the last transition reason; under lock */
     pthread_mutex_t lock;
     struct mrd_probe_result probes[MRD_PROBE_HISTORY];
@@ -77,6 +79,8 @@ extern const double mrd_hist_bounds_s[MRD_HIST_BUCKETS - 1];
 struct mrd_lb_ctr {
     uint64_t hist[MRD_HIST_BUCKETS]; /* not cumulative; /metrics makes them so */
     uint64_t sum_us, count;
+    struct mrd_ws_pacer close_pacer; /* websocket.on_origin_down: this worker's 1012 closes */
+    uint32_t close_pacer_rate;       /* the rate it was set up for; 0 = not yet */
 } __attribute__((aligned(64)));
 
 struct mrd_lb_rt {

@@ -21,6 +21,7 @@
 #include "lb/policy.h"
 #include "modules.h"
 #include "proxy/proxy.h"
+#include "tls/tls.h"
 
 #define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 #define CONN_ARENA_CHUNK 8192
@@ -31,6 +32,31 @@ static void conn_pump(struct mrd_cconn *c);
 static void conn_free(struct mrd_cconn *c);
 static void c_attempt_begin(struct mrd_cconn *c);
 static void c_attempt_end(struct mrd_cconn *c);
+
+/* ---------------------------------------------------------------- I/O, plain or TLS */
+
+/* read(2)/writev(2) semantics (-1 and errno) whether or not <t> wraps the socket. */
+ssize_t mrd_io_read(int fd, struct mrd_tls_conn *t, void *buf, size_t len)
+{
+    if (!t)
+        return read(fd, buf, len);
+    ssize_t r = mrd_tls_read(t, buf, len);
+    if (r >= 0)
+        return r;
+    errno = (int)-r;
+    return -1;
+}
+
+ssize_t mrd_io_writev(int fd, struct mrd_tls_conn *t, const struct iovec *iov, int n)
+{
+    if (!t)
+        return writev(fd, iov, n);
+    ssize_t r = mrd_tls_writev(t, iov, n);
+    if (r >= 0)
+        return r;
+    errno = (int)-r;
+    return -1;
+}
 
 /* ---------------------------------------------------------------- upstream side */
 
@@ -49,6 +75,8 @@ static void up_close(struct mrd_uconn *u)
     mrd_buf_put(&w->bufs, u->rx);
     u->rx = NULL;
     u->c = NULL;
+    mrd_tls_free(u->tls);
+    u->tls = NULL;
     mrd_list_add_tail(&w->dead_u, &u->link); /* freed by mrd_conn_reap */
 }
 
@@ -87,6 +115,17 @@ static void up_on_io(struct mrd_io *io, uint32_t ev)
 {
     struct mrd_uconn *u = MRD_CONTAINER_OF(io, struct mrd_uconn, io);
     if (!u->c) {
+        if (u->hs && !u->connecting) {
+            /* a warm HTTPS connection finishes its handshake in the pool */
+            int r = mrd_tls_handshake(u->tls);
+            if (r < 0) {
+                mrd_log_warn("warm connection to %s: %s", u->up->key, mrd_tls_error(u->tls));
+                up_warm_failed(u);
+            } else if (r > 0) {
+                u->hs = false;
+            }
+            return;
+        }
         if (u->connecting && !(ev & (EPOLLIN | EPOLLRDHUP))) {
             /* a warm connection finished connecting in the pool */
             int err = 0;
@@ -97,6 +136,8 @@ static void up_on_io(struct mrd_io *io, uint32_t ev)
             else if (ev & EPOLLOUT) {
                 u->connecting = false;
                 u->up->warm_backoff_ms = 0;
+                if (u->hs && mrd_tls_handshake(u->tls) < 0)
+                    up_warm_failed(u);
             }
             return;
         }
@@ -165,8 +206,19 @@ static struct mrd_uconn *up_connect(struct mrd_worker *w, struct mrd_upool *up)
         }
         u->connecting = true;
     }
+    if (up->tls_ctx) {
+        u->tls = mrd_tls_connect(up->tls_ctx, fd, up->tls_name, up->tls_name);
+        if (!u->tls) {
+            close(fd);
+            free(u);
+            errno = ENOMEM;
+            return NULL;
+        }
+        u->hs = true;
+    }
     if (mrd_loop_add(&w->loop, &u->io, CONN_EVENTS) < 0) {
         int e = errno;
+        mrd_tls_free(u->tls);
         close(fd);
         free(u);
         errno = e;
@@ -498,7 +550,7 @@ static int c_build_upstream_head(struct mrd_cconn *c)
     if (first || !c_peer_trusted(c))
         n += (size_t)sprintf(o + n, "%s%s", first ? "" : ", ", c->peer_ip);
     (void)xff_start;
-    n += (size_t)sprintf(o + n, "\r\nX-Forwarded-Proto: http\r\n");
+    n += (size_t)sprintf(o + n, "\r\nX-Forwarded-Proto: %s\r\n", c->tls ? "https" : "http");
     if (auth_len)
         n += (size_t)sprintf(o + n, "X-Forwarded-Host: %.*s\r\n", (int)auth_len, auth);
     n += (size_t)sprintf(o + n, "X-Request-Id: %s\r\n", t->request_id);
@@ -543,6 +595,7 @@ static int c_attach_upstream(struct mrd_cconn *c, bool fresh)
     u->got_bytes = u->eof = u->keep = u->head_held = u->rdhup = false;
     u->sent = u->connect_failed = false;
     u->connect_err = 0;
+    u->tls_why = NULL;
     u->parse_pos = u->fwd_pos = 0;
     mrd_h1_init(&u->rsp, HTTP_RESPONSE, c->rsp_hdrs, 256, MRD_BUF_SIZE, 0);
     mrd_h1_next(&u->rsp, 0);
@@ -948,7 +1001,7 @@ static bool c_write(struct mrd_cconn *c)
     }
     if (!n || c_defer(c))
         return false;
-    ssize_t w = writev(c->io.fd, iov, n);
+    ssize_t w = mrd_io_writev(c->io.fd, c->tls, iov, n);
     if (w < 0) {
         if (errno == EAGAIN || errno == EINTR) {
             c->wr_blocked = true;
@@ -986,6 +1039,21 @@ static bool u_write(struct mrd_cconn *c)
 
     if (!u || u->connecting || u->eof)
         return false;
+    if (u->hs) {
+        int r = mrd_tls_handshake(u->tls);
+        if (r == 0)
+            return false;
+        if (r < 0) {
+            /* a failed handshake: nothing was sent; the read side reports it */
+            char *why = mrd_arena_alloc(&c->arena, 160);
+            if (why)
+                snprintf(why, 160, "tls: %s", mrd_tls_error(u->tls));
+            u->tls_why = why ? why : "tls handshake failed";
+            u->eof = u->rd_ready = u->connect_failed = true;
+            return true;
+        }
+        u->hs = false;
+    }
     if (c->uout_off < c->uout_len) {
         iov[n].iov_base = c->uout + c->uout_off;
         iov[n++].iov_len = c->uout_len - c->uout_off;
@@ -997,7 +1065,7 @@ static bool u_write(struct mrd_cconn *c)
     }
     if (!n || c_defer(c))
         return false;
-    ssize_t w = writev(u->io.fd, iov, n);
+    ssize_t w = mrd_io_writev(u->io.fd, u->tls, iov, n);
     if (w < 0) {
         if (errno == EAGAIN || errno == EINTR)
             return false;
@@ -1025,7 +1093,7 @@ static bool c_read(struct mrd_cconn *c)
     if (c->lingering) {
         char sink[4096];
         while (c->rd_ready) {
-            ssize_t r = read(c->io.fd, sink, sizeof(sink));
+            ssize_t r = mrd_io_read(c->io.fd, c->tls, sink, sizeof(sink));
             if (r <= 0) {
                 c->rd_ready = false;
                 if (r == 0 || (errno != EAGAIN && errno != EINTR))
@@ -1121,7 +1189,7 @@ static bool c_read(struct mrd_cconn *c)
             }
             break;
         }
-        ssize_t r = read(c->io.fd, c->rx->data + c->rx->tail, room);
+        ssize_t r = mrd_io_read(c->io.fd, c->tls, c->rx->data + c->rx->tail, room);
         if (r < 0) {
             if (errno == EAGAIN || errno == EINTR) {
                 c->rd_ready = false;
@@ -1141,8 +1209,8 @@ static bool c_read(struct mrd_cconn *c)
         c->rx->tail += (uint32_t)r;
         c->last_rd_ms = w->loop.now_ms;
         progress = true;
-        if ((uint32_t)r < room && !c->rdhup)
-            c->rd_ready = false; /* drained: the next edge will tell */
+        if ((uint32_t)r < room && !c->rdhup && !c->tls)
+            c->rd_ready = false; /* drained: the next edge will tell (TLS reads one record) */
     }
     return progress;
 }
@@ -1233,6 +1301,15 @@ static int c_enter_tunnel(struct mrd_cconn *c, struct mrd_uconn *u)
     c_txn_account(c);
     mrd_modules_log(t);
     c->tunnel = true;
+    /* extensions may use the reserved bits: the trackers only need the framing */
+    mrd_ws_parser_init(&c->tun_p_up, MRD_WS_FROM_CLIENT | MRD_WS_ALLOW_RSV1 | MRD_WS_ALLOW_RSV2 |
+                                         MRD_WS_ALLOW_RSV3, 0);
+    mrd_ws_parser_init(&c->tun_p_down, MRD_WS_ALLOW_RSV1 | MRD_WS_ALLOW_RSV2 | MRD_WS_ALLOW_RSV3, 0);
+    if (rest)
+        mrd_tunnel_track(&c->tun_p_down, (const uint8_t *)b->data + n, rest);
+    if (c->rx && c->parse_pos < c->rx->tail)
+        mrd_tunnel_track(&c->tun_p_up, (const uint8_t *)c->rx->data + c->parse_pos,
+                        c->rx->tail - c->parse_pos);
     c->tun_gen = t->gen; /* the transaction's reference moves to the tunnel */
     t->gen = NULL;
     c->tun_origin = t->origin;
@@ -1326,7 +1403,7 @@ static bool u_read(struct mrd_cconn *c)
 
     for (;;) {
         struct mrd_uconn *u = c->u;
-        if (!u || !u->rd_ready || u->connecting || c->rsp_done)
+        if (!u || !u->rd_ready || u->connecting || c->rsp_done || (u->hs && !u->eof))
             break;
         /* what was received must be sent on before more is read (backpressure) */
         if (u->rx && u->fwd_pos < u->parse_pos)
@@ -1351,7 +1428,7 @@ static bool u_read(struct mrd_cconn *c)
             c_upstream_failed(c, "response head larger than the buffer", 502, MRD_UERR_PROTOCOL);
             return true;
         } else
-            r = read(u->io.fd, u->rx->data + u->rx->tail, room);
+            r = mrd_io_read(u->io.fd, u->tls, u->rx->data + u->rx->tail, room);
         if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
             u->rd_ready = false;
             break;
@@ -1368,7 +1445,8 @@ static bool u_read(struct mrd_cconn *c)
                 break;
             }
             if (u->connect_failed)
-                c_upstream_failed(c, c_connect_why(u->connect_err), 502, MRD_UERR_CONNECT);
+                c_upstream_failed(c, u->tls_why ? u->tls_why : c_connect_why(u->connect_err), 502,
+                                  MRD_UERR_CONNECT);
             else
                 c_upstream_failed(c, r < 0 ? "upstream_reset"
                                            : (u->got_bytes ? "upstream_truncated" : "upstream_closed"),
@@ -1380,7 +1458,7 @@ static bool u_read(struct mrd_cconn *c)
             c->txn.upstream_first_ms = w->loop.now_ms;
         u->got_bytes = true;
         c->last_up_ms = w->loop.now_ms;
-        if ((uint32_t)r < room && !u->rdhup)
+        if ((uint32_t)r < room && !u->rdhup && !u->tls)
             u->rd_ready = false;
         for (;;) {
             enum mrd_h1_ret pr = mrd_h1_feed(&u->rsp, u->rx->data, &u->parse_pos, u->rx->tail);
@@ -1424,6 +1502,8 @@ static void c_close(struct mrd_cconn *c)
 static void c_linger(struct mrd_cconn *c)
 {
     c->lingering = true;
+    if (c->tls)
+        mrd_tls_shutdown(c->tls);
     shutdown(c->io.fd, SHUT_WR);
     mrd_timer_set(&c->w->loop.wheel, &c->timer, c->w->loop.now_ms + CONN_LINGER_MS);
 }
@@ -1445,6 +1525,11 @@ static void c_arm_timer(struct mrd_cconn *c)
 
     if (c->lingering)
         return;
+    if (c->hs) {
+        d = c->head_start_ms + lim->header_timeout_ms; /* the handshake is part of the head */
+        mrd_timer_set(&c->w->loop.wheel, &c->timer, d);
+        return;
+    }
     if (c->tunnel) {
         d = c->tun_last_ms + c->tun_gen->cfg->server.limits.websocket_idle_timeout_ms;
         mrd_timer_set(&c->w->loop.wheel, &c->timer, d);
@@ -1483,6 +1568,14 @@ static void c_on_timer(struct mrd_timer *t, uint64_t now)
 
     if (c->lingering) {
         c_close(c);
+        return;
+    }
+    if (c->hs) {
+        if (now >= c->head_start_ms + c->w->gen->cfg->server.limits.header_timeout_ms) {
+            c_close(c); /* a TLS handshake that does not finish */
+            return;
+        }
+        conn_pump(c);
         return;
     }
     if (c->tunnel) {
@@ -1552,8 +1645,28 @@ static void c_on_timer(struct mrd_timer *t, uint64_t now)
     conn_pump(c);
 }
 
+/* Advances the client's TLS handshake. false while it is not done (or the connection closed). */
+static bool c_handshake(struct mrd_cconn *c)
+{
+    int r = mrd_tls_handshake(c->tls);
+    if (r > 0) {
+        c->hs = false;
+        c->rd_ready = true; /* the first request may already be decrypted and buffered */
+        return true;
+    }
+    if (r < 0) {
+        mrd_log_warn("tls handshake from %s failed: %s", c->peer_ip, mrd_tls_error(c->tls));
+        c_close(c);
+        return false;
+    }
+    c_arm_timer(c);
+    return false;
+}
+
 static void conn_pump(struct mrd_cconn *c)
 {
+    if (c->hs && !c_handshake(c))
+        return;
     for (int rounds = 0; rounds < 64; rounds++) {
         if (c->tunnel) {
             if (mrd_tunnel_pump(c) < 0)
@@ -1665,6 +1778,8 @@ static void conn_free(struct mrd_cconn *c)
     }
     mrd_timer_stop(&w->loop.wheel, &c->timer);
     mrd_list_del(&c->flush_link);
+    mrd_tls_free(c->tls);
+    c->tls = NULL;
     close(c->io.fd);
     c->io.fd = -1;
     mrd_buf_put(&w->bufs, c->rx);
@@ -1700,7 +1815,8 @@ void mrd_conn_reap(struct mrd_worker *w)
     }
 }
 
-void mrd_conn_accept(struct mrd_worker *w, int fd, const struct sockaddr_storage *peer)
+void mrd_conn_accept(struct mrd_worker *w, int fd, const struct sockaddr_storage *peer,
+                     struct mrd_tls_server *tls)
 {
     struct mrd_cconn *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -1726,7 +1842,17 @@ void mrd_conn_accept(struct mrd_worker *w, int fd, const struct sockaddr_storage
                   sizeof(c->peer_ip));
     else
         strcpy(c->peer_ip, "unknown");
-    c->last_rd_ms = c->last_wr_ms = w->loop.now_ms;
+    c->last_rd_ms = c->last_wr_ms = c->head_start_ms = w->loop.now_ms;
+    if (tls) {
+        c->tls = mrd_tls_accept(tls, fd);
+        if (!c->tls) {
+            close(fd);
+            mrd_arena_free(&c->arena);
+            free(c);
+            return;
+        }
+        c->hs = true;
+    }
     mrd_list_add_tail(&w->conns, &c->link);
     w->n_conns++;
     if (mrd_loop_add(&w->loop, &c->io, CONN_EVENTS) < 0) {

@@ -11,10 +11,13 @@
 #include "core/loop.h"
 #include "http/h1.h"
 #include "proxy/txn.h"
+#include "ws/ws.h"
 
 struct mrd_worker;
 struct mrd_upool;
 struct mrd_cconn;
+struct mrd_tls_conn;
+struct mrd_tls_server;
 
 struct mrd_uconn {
     struct mrd_io      io;
@@ -35,6 +38,9 @@ struct mrd_uconn {
     bool               connect_failed; /* the connect itself failed (nothing was sent) */
     int                connect_err;
     bool               wr_blocked; /* tunnels: the socket said EAGAIN on write */
+    struct mrd_tls_conn *tls;     /* HTTPS origin; NULL = plain */
+    bool               hs;        /* TLS handshake still under way */
+    const char        *tls_why;   /* why the handshake failed (the owner's arena) */
     uint32_t           n_served;  /* requests sent on this connection before the current one */
 };
 
@@ -64,6 +70,8 @@ struct mrd_cconn {
     uint32_t                body_start;    /* where the request body begins in rx */
     bool                    body_recycled; /* rx was reused under the body: it cannot be replayed */
     bool                    stale_replayed; /* the one free replay of a stale pooled connection */
+    struct mrd_tls_conn    *tls;       /* TLS listener; NULL = plain */
+    bool                    hs;        /* TLS handshake still under way */
     /* WebSocket: the upgrade was validated and goes to the origin; then the tunnel */
     bool                    ws_upgrade, tunnel, tun_shut_up, tun_shut_down, tun_closing;
     struct mrd_wgen        *tun_gen;    /* one reference while the tunnel lives */
@@ -71,16 +79,26 @@ struct mrd_cconn {
     const struct mrd_cfg_lb *tun_lb;
     struct mrd_list         tun_link;   /* in w->tunnels */
     uint64_t                tun_last_ms, tun_bytes_up, tun_bytes_down;
+    /* frame boundaries of each direction, so a close frame is injected only between frames */
+    struct mrd_ws_parser    tun_p_up, tun_p_down;
 };
+
+/* read(2) / writev(2) on a socket, through TLS when <t> is set: -1 with errno on failure. */
+ssize_t mrd_io_read(int fd, struct mrd_tls_conn *t, void *buf, size_t len);
+struct iovec;
+ssize_t mrd_io_writev(int fd, struct mrd_tls_conn *t, const struct iovec *iov, int n);
 
 /* Tunnel mode (tunnel.c): moves bytes both ways; -1 when the tunnel is over or broken. */
 int mrd_tunnel_pump(struct mrd_cconn *c);
+/* Feeds bytes of one direction to its frame-boundary tracker. */
+void mrd_tunnel_track(struct mrd_ws_parser *p, const uint8_t *b, size_t n);
 /* Sends close frames with <code> both ways (1001 going away, 1012 service restart) when no
  * frame is half relayed; false when that is not the case now (try again later). */
 bool mrd_tunnel_close_with(struct mrd_cconn *c, uint16_t code);
 
 /* Takes over an accepted socket. */
-void mrd_conn_accept(struct mrd_worker *w, int fd, const struct sockaddr_storage *peer);
+void mrd_conn_accept(struct mrd_worker *w, int fd, const struct sockaddr_storage *peer,
+                     struct mrd_tls_server *tls);
 /* Closes idle client connections and marks busy ones to close after their response. */
 void mrd_conn_drain(struct mrd_worker *w, bool fast);
 /* Closes every connection now (end of a drain deadline). */

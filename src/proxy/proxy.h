@@ -35,6 +35,8 @@ struct mrd_upool {
     uint32_t                min_idle;   /* warm connections to keep (keepalive.min_idle) */
     bool                    warm;       /* the origin is usable: keep min_idle open */
     uint64_t                warm_backoff_ms, warm_next_ms; /* after failed warm connects */
+    struct mrd_tls_client_ctx *tls_ctx; /* HTTPS origin: one reference; NULL = plain */
+    char                   *tls_name;   /* SNI and the name verified */
 };
 
 struct mrd_listener {

@@ -7,19 +7,37 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "health/state.h"
 #include "proxy/conn.h"
 #include "proxy/proxy.h"
+#include "tls/tls.h"
 
 /* One direction of a tunnel. */
 struct t_dir {
     int              rfd, wfd;
+    struct mrd_tls_conn *rt, *wt; /* TLS on the reading / writing side, or NULL */
     bool            *rd_ready, *rd_eof, *rdhup, *wr_blocked, *shut;
     struct mrd_buf **buf;
+    struct mrd_ws_parser *ws; /* follows frame headers; payload is skipped, never copied */
 };
+
+/* Feeds what was read to the direction's frame tracker. A stream it cannot follow (the peers
+ * agreed on something it does not know) just stops close injection; bytes pass unchanged. */
+void mrd_tunnel_track(struct mrd_ws_parser *p, const uint8_t *b, size_t n)
+{
+    struct mrd_ws_event ev;
+    for (;;) { /* until every byte is used and the last frame's end is reported */
+        size_t used = mrd_ws_parse(p, b, n, &ev);
+        if (ev.type == MRD_WS_EV_ERROR || ev.type == MRD_WS_EV_NEED_MORE)
+            return;
+        b += used;
+        n -= used;
+    }
+}
 
 /* Moves what can be moved in one direction. 1 progress, 0 none, -1 the tunnel is broken. */
 static int t_dir_pump(struct mrd_worker *w, struct t_dir *d, uint64_t *bytes)
@@ -30,7 +48,8 @@ static int t_dir_pump(struct mrd_worker *w, struct t_dir *d, uint64_t *bytes)
         if (b && b->head < b->tail) {
             if (*d->wr_blocked)
                 return progress;
-            ssize_t n = write(d->wfd, b->data + b->head, b->tail - b->head);
+            struct iovec iov = { b->data + b->head, b->tail - b->head };
+            ssize_t n = mrd_io_writev(d->wfd, d->wt, &iov, 1);
             if (n < 0) {
                 if (errno == EAGAIN || errno == EINTR) {
                     *d->wr_blocked = true;
@@ -49,6 +68,8 @@ static int t_dir_pump(struct mrd_worker *w, struct t_dir *d, uint64_t *bytes)
         }
         if (*d->rd_eof) {
             if (!*d->shut) {
+                if (d->wt)
+                    mrd_tls_shutdown(d->wt);
                 shutdown(d->wfd, SHUT_WR); /* pass the close on */
                 *d->shut = true;
                 progress = 1;
@@ -61,7 +82,7 @@ static int t_dir_pump(struct mrd_worker *w, struct t_dir *d, uint64_t *bytes)
         if (!b)
             return -1;
         *d->buf = b;
-        ssize_t n = read(d->rfd, b->data, MRD_BUF_SIZE);
+        ssize_t n = mrd_io_read(d->rfd, d->rt, b->data, MRD_BUF_SIZE);
         b->head = 0;
         b->tail = n > 0 ? (uint32_t)n : 0;
         if (n < 0) {
@@ -76,7 +97,8 @@ static int t_dir_pump(struct mrd_worker *w, struct t_dir *d, uint64_t *bytes)
             *d->rd_ready = false;
             continue;
         }
-        if ((size_t)n < MRD_BUF_SIZE && !*d->rdhup)
+        mrd_tunnel_track(d->ws, (const uint8_t *)b->data, (size_t)n);
+        if ((size_t)n < MRD_BUF_SIZE && !*d->rdhup && !d->rt)
             *d->rd_ready = false; /* drained: the next edge will tell */
         progress = 1;
     }
@@ -87,10 +109,10 @@ int mrd_tunnel_pump(struct mrd_cconn *c)
     struct mrd_uconn *u = c->u;
     struct mrd_worker *w = c->w;
     uint64_t up_bytes = 0, down_bytes = 0;
-    struct t_dir c2o = { c->io.fd, u->io.fd, &c->rd_ready, &c->eof, &c->rdhup, &u->wr_blocked,
-                         &c->tun_shut_up, &c->rx };
-    struct t_dir o2c = { u->io.fd, c->io.fd, &u->rd_ready, &u->eof, &u->rdhup, &c->wr_blocked,
-                         &c->tun_shut_down, &u->rx };
+    struct t_dir c2o = { c->io.fd, u->io.fd, c->tls, u->tls, &c->rd_ready, &c->eof, &c->rdhup,
+                         &u->wr_blocked, &c->tun_shut_up, &c->rx, &c->tun_p_up };
+    struct t_dir o2c = { u->io.fd, c->io.fd, u->tls, c->tls, &u->rd_ready, &u->eof, &u->rdhup,
+                         &c->wr_blocked, &c->tun_shut_down, &u->rx, &c->tun_p_down };
 
     for (int rounds = 0; rounds < 64; rounds++) {
         int a = t_dir_pump(w, &c2o, &up_bytes);
@@ -134,17 +156,23 @@ bool mrd_tunnel_close_with(struct mrd_cconn *c, uint16_t code)
     struct mrd_uconn *u = c->u;
     uint8_t f[8];
 
-    /* Only between frames: with bytes still pending either way a frame may be half sent. */
-    if (!u || c->rx || u->rx || c->tun_shut_down || c->tun_shut_up || c->tun_closing)
+    /* Only between frames: nothing pending either way, and both streams at a frame boundary
+     * (a frame split over reads has nothing pending while half sent). */
+    if (!u || c->rx || u->rx || c->tun_shut_down || c->tun_shut_up || c->tun_closing ||
+        !mrd_ws_parser_at_boundary(&c->tun_p_up) || !mrd_ws_parser_at_boundary(&c->tun_p_down))
         return false;
     c->tun_closing = true;
-    size_t n = t_close_frame(f, code, false, &c->w->rng);
-    if (write(c->io.fd, f, n) != (ssize_t)n)
+    struct iovec iov = { f, t_close_frame(f, code, false, &c->w->rng) };
+    if (mrd_io_writev(c->io.fd, c->tls, &iov, 1) != (ssize_t)iov.iov_len)
         return false;
-    n = t_close_frame(f, code, true, &c->w->rng);
-    if (write(u->io.fd, f, n) != (ssize_t)n)
+    iov.iov_len = t_close_frame(f, code, true, &c->w->rng);
+    if (mrd_io_writev(u->io.fd, u->tls, &iov, 1) != (ssize_t)iov.iov_len)
         return false;
     /* Nothing more goes either way; the peers' answers end the tunnel (or the idle timer). */
+    if (c->tls)
+        mrd_tls_shutdown(c->tls);
+    if (u->tls)
+        mrd_tls_shutdown(u->tls);
     shutdown(c->io.fd, SHUT_WR);
     shutdown(u->io.fd, SHUT_WR);
     c->tun_shut_up = c->tun_shut_down = true;

@@ -18,6 +18,7 @@
 #include "proxy/accesslog.h"
 #include "proxy/conn.h"
 #include "proxy/proxy.h"
+#include "tls/tls.h"
 
 #define WORKER_TICK_MS 200
 #define DRAIN_TERM_MS  30000 /* SIGTERM: in-flight work gets this long */
@@ -43,6 +44,33 @@ int mrd_listen_socket(const struct mrd_cfg_addr *addr)
     return fd;
 }
 
+/* HTTPS origins: the client context and the name sent as SNI and verified (the `sni` key, else
+ * the host part of the address). A generation that turns TLS off drops them. */
+static void worker_upool_tls(struct mrd_upool *up, const struct mrd_cfg_origin *o)
+{
+    struct mrd_tls_client_ctx *x = o->tls ? o->rt->tls_ctx : NULL;
+    if (x != up->tls_ctx) {
+        mrd_tls_client_ctx_unref(up->tls_ctx);
+        up->tls_ctx = x ? mrd_tls_client_ctx_ref(x) : NULL;
+    }
+    free(up->tls_name);
+    up->tls_name = NULL;
+    if (!o->tls)
+        return;
+    if (o->sni) {
+        up->tls_name = strdup(o->sni);
+        return;
+    }
+    const char *a = o->addr.text, *e;
+    if (a[0] == '[') {
+        a++;
+        e = strchr(a, ']');
+    } else {
+        e = strrchr(a, ':');
+    }
+    up->tls_name = e ? strndup(a, (size_t)(e - a)) : strdup(a);
+}
+
 /* Finds or creates the worker's pool of idle connections for one origin. */
 static struct mrd_upool *worker_upool(struct mrd_worker *w, const struct mrd_cfg_pool *p,
                                       const struct mrd_cfg_origin *o)
@@ -56,6 +84,7 @@ static struct mrd_upool *worker_upool(struct mrd_worker *w, const struct mrd_cfg
         struct mrd_upool *up = MRD_CONTAINER_OF(l, struct mrd_upool, link);
         if (!strcmp(up->key, key)) {
             free(key);
+            worker_upool_tls(up, o);
             up->max_idle = p->keepalive.max_idle;
             up->min_idle = p->keepalive.min_idle;
             up->idle_timeout_ms = p->keepalive.idle_timeout_ms;
@@ -74,6 +103,7 @@ static struct mrd_upool *worker_upool(struct mrd_worker *w, const struct mrd_cfg
     up->max_idle = p->keepalive.max_idle;
     up->min_idle = p->keepalive.min_idle;
     up->idle_timeout_ms = p->keepalive.idle_timeout_ms;
+    worker_upool_tls(up, o);
     mrd_list_add_tail(&w->upools, &up->link);
     return up;
 }
@@ -166,7 +196,9 @@ static void worker_accept(struct mrd_io *io, uint32_t ev)
             close(fd); /* over server.limits.max_connections */
             continue;
         }
-        mrd_conn_accept(w, fd, &ss);
+        int li = (int)(l - w->listeners);
+        struct mrd_tls_server **ts = w->gen->cfg->tls_servers;
+        mrd_conn_accept(w, fd, &ss, ts ? ts[li] : NULL);
     }
 }
 
@@ -232,12 +264,41 @@ static void worker_warm(struct mrd_worker *w, uint64_t now)
     }
 }
 
+/* websocket.on_origin_down: close: tunnels of an origin that is down, disabled or draining
+ * get close code 1012, at most close_rate per second over the process (each worker takes its
+ * share), so clients do not all reconnect at once. A tunnel mid-frame waits for the next tick. */
+static void worker_close_orphan_tunnels(struct mrd_worker *w, uint64_t now)
+{
+    int nw = w->gen->cfg->server.workers > 0 ? w->gen->cfg->server.workers : 1;
+    for (struct mrd_list *l = w->tunnels.next; l != &w->tunnels; l = l->next) {
+        struct mrd_cconn *c = MRD_CONTAINER_OF(l, struct mrd_cconn, tun_link);
+        const struct mrd_cfg_lb *lb = c->tun_lb;
+        const struct mrd_cfg_origin *o = c->tun_origin;
+        if (!lb || !o || c->tun_closing || lb->websocket.on_origin_down != MRD_WS_DOWN_CLOSE)
+            continue;
+        if (mrd_origin_usable(o, now))
+            continue;
+        struct mrd_lb_ctr *lc = &lb->rt->ctr[w->id];
+        uint32_t rate = (lb->websocket.close_rate + (uint32_t)nw - 1) / (uint32_t)nw;
+        if (lc->close_pacer_rate != rate) {
+            mrd_ws_pacer_init(&lc->close_pacer, rate, now);
+            lc->close_pacer_rate = rate;
+        }
+        if (!mrd_ws_pacer_take(&lc->close_pacer, 1, now))
+            continue; /* over the rate: the next tick */
+        if (!mrd_tunnel_close_with(c, MRD_WS_CLOSE_RESTART))
+            lc->close_pacer.milli += 1000; /* not sent (mid-frame): give the token back */
+    }
+}
+
 static void worker_tick(struct mrd_timer *t, uint64_t now)
 {
     struct mrd_worker *w = MRD_CONTAINER_OF(t, struct mrd_worker, tick);
     mrd_accesslog_flush(w);
-    if (!w->draining)
+    if (!w->draining) {
         worker_warm(w, now);
+        worker_close_orphan_tunnels(w, now);
+    }
     if (w->draining) {
         /* tunnels that were mid-frame at the drain get their 1001 close when between frames */
         for (struct mrd_list *l = w->tunnels.next; l != &w->tunnels; l = l->next)
@@ -382,6 +443,8 @@ void mrd_workers_join(struct mrd_worker *ws, int n)
         while (!mrd_list_empty(&w->upools)) {
             struct mrd_upool *up = MRD_CONTAINER_OF(w->upools.next, struct mrd_upool, link);
             mrd_list_del(&up->link);
+            mrd_tls_client_ctx_unref(up->tls_ctx);
+            free(up->tls_name);
             free(up->key);
             free(up);
         }
