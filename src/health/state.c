@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "lb/policy.h"
 #include "tls/tls.h"
 
 const double mrd_hist_bounds_s[MRD_HIST_BUCKETS - 1] = {
@@ -298,9 +299,7 @@ void mrd_passive_error(const struct mrd_cfg_pool *p, const struct mrd_cfg_origin
     if (!others_healthy(p, o, now_ms))
         return; /* never the last healthy origin of a pool on passive signals alone */
     unsigned n = atomic_fetch_add(&r->ejections, 1) + 1;
-    uint64_t ms = pc->base_ejection_ms * n;
-    if (ms > pc->max_ejection_ms || ms / n != pc->base_ejection_ms)
-        ms = pc->max_ejection_ms;
+    uint64_t ms = mrd_ejection_ms(n, pc->base_ejection_ms, pc->max_ejection_ms);
     uint64_t until = now_ms + ms;
     uint64_t old = atomic_load(&r->ejected_until_ms);
     if (old > now_ms || !atomic_compare_exchange_strong(&r->ejected_until_ms, &old, until))
@@ -328,26 +327,17 @@ void mrd_passive_ok(const struct mrd_cfg_origin *o)
         atomic_store_explicit(&r->ejections, 0, memory_order_relaxed);
 }
 
-static uint64_t ewma(uint64_t old, uint64_t sample)
-{
-    if (!old)
-        return sample ? sample : 1;
-    int64_t d = ((int64_t)sample - (int64_t)old) / 4;
-    int64_t v = (int64_t)old + d;
-    return v < 1 ? 1 : (uint64_t)v;
-}
-
 void mrd_rt_latency_sample(const struct mrd_cfg_pool *p, const struct mrd_cfg_origin *o,
                            uint64_t us)
 {
     /* Racy read-modify-write across workers: a lost sample only slows the average. */
     if (o) {
         uint64_t v = atomic_load_explicit(&o->rt->rtt_ewma_us, memory_order_relaxed);
-        atomic_store_explicit(&o->rt->rtt_ewma_us, ewma(v, us), memory_order_relaxed);
+        atomic_store_explicit(&o->rt->rtt_ewma_us, mrd_ewma_us(v, us), memory_order_relaxed);
     }
     if (p) {
         uint64_t v = atomic_load_explicit(&p->rt->rtt_ewma_us, memory_order_relaxed);
-        atomic_store_explicit(&p->rt->rtt_ewma_us, ewma(v, us), memory_order_relaxed);
+        atomic_store_explicit(&p->rt->rtt_ewma_us, mrd_ewma_us(v, us), memory_order_relaxed);
     }
 }
 

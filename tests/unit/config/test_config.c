@@ -12,63 +12,12 @@
 
 #include "config/config.h"
 #include "test.h"
+#include "cfg_check.h"
 
 #define LISTEN "server:\n  listen:\n    - address: \"127.0.0.1:8080\"\n"
 #define POOL "pools:\n  p1:\n    origins:\n      - { name: a, address: \"127.0.0.1:9001\" }\n"
 #define LB "load_balancers:\n  lb1:\n    hostnames: [\"example.com\"]\n    default_pools: [p1]\n"
 
-/* Loads <yaml> under the name "t.yaml". */
-static struct mrd_cfg *load(const char *yaml, struct mrd_cfg_errors *e)
-{
-    return mrd_cfg_load_string("t.yaml", yaml, strlen(yaml), e);
-}
-
-/* 1 if some error contains <sub> (and sits at line:col when line > 0). */
-static int has_err(const struct mrd_cfg_errors *e, int line, int col, const char *sub)
-{
-    for (size_t i = 0; i < e->n; i++)
-        if (strstr(e->v[i].msg, sub) && (line <= 0 || (e->v[i].loc.line == line &&
-                                                       e->v[i].loc.col == col)))
-            return 1;
-    return 0;
-}
-
-/* Checks that <yaml> is refused with an error containing <sub> (at line:col if line > 0). */
-static void expect_err_at(int tline, const char *yaml, int line, int col, const char *sub)
-{
-    struct mrd_cfg_errors e = { 0 };
-    struct mrd_cfg *cfg = load(yaml, &e);
-    int ok = cfg == NULL && has_err(&e, line, col, sub);
-
-    CHECK(ok);
-    if (!ok) {
-        fprintf(stderr, "  test line %d: wanted \"%s\" at %d:%d; got:\n", tline, sub, line, col);
-        mrd_cfg_errors_print(&e, stderr);
-    }
-    for (size_t i = 0; i < e.n; i++) /* every error is located in the buffer's name */
-        CHECK(e.v[i].loc.file && strcmp(e.v[i].loc.file, "t.yaml") == 0);
-    mrd_cfg_unref(cfg);
-    mrd_cfg_errors_free(&e);
-}
-#define EXPECT_ERR(yaml, sub) expect_err_at(__LINE__, yaml, 0, 0, sub)
-#define EXPECT_ERR_AT(yaml, line, col, sub) expect_err_at(__LINE__, yaml, line, col, sub)
-
-/* Loads <yaml>, which must be valid; prints the errors otherwise. */
-static struct mrd_cfg *load_ok(int tline, const char *yaml)
-{
-    struct mrd_cfg_errors e = { 0 };
-    struct mrd_cfg *cfg = load(yaml, &e);
-
-    CHECK(cfg != NULL);
-    CHECK_EQ_INT(e.n, 0);
-    if (!cfg) {
-        fprintf(stderr, "  test line %d: unexpected errors:\n", tline);
-        mrd_cfg_errors_print(&e, stderr);
-    }
-    mrd_cfg_errors_free(&e);
-    return cfg;
-}
-#define LOAD_OK(yaml) load_ok(__LINE__, yaml)
 
 /* ---- value parsers ---- */
 

@@ -13,6 +13,7 @@
 #include "geo/geo.h"
 #include "health/state.h"
 #include "test.h"
+#include "cfg_check.h"
 
 #define LISTEN "server:\n  listen:\n    - address: \"127.0.0.1:8080\"\n"
 /* 4..7 */
@@ -21,67 +22,6 @@
 #define LB "load_balancers:\n  lb1:\n    hostnames: [\"example.com\"]\n    default_pools: [p1]\n"
 /* 4..6: a monitor named m */
 #define MON "monitors:\n  m:\n    path: /healthz\n"
-
-static struct mrd_cfg *load(const char *yaml, struct mrd_cfg_errors *e)
-{
-    return mrd_cfg_load_string("t.yaml", yaml, strlen(yaml), e);
-}
-
-/* Checks that <yaml> is refused with an error containing <sub> (at line:col if line > 0). */
-static void expect_err_at(int tline, const char *yaml, int line, int col, const char *sub)
-{
-    struct mrd_cfg_errors e = { 0 };
-    struct mrd_cfg *cfg = load(yaml, &e);
-    int ok = cfg == NULL && e.n > 0;
-    int found = 0;
-
-    for (size_t i = 0; i < e.n; i++)
-        if (strstr(e.v[i].msg, sub) &&
-            (line <= 0 || (e.v[i].loc.line == line && e.v[i].loc.col == col)))
-            found = 1;
-    CHECK(ok && found);
-    if (!ok || !found) {
-        fprintf(stderr, "  test line %d: wanted \"%s\" at %d:%d; got:\n", tline, sub, line, col);
-        mrd_cfg_errors_print(&e, stderr);
-    }
-    mrd_cfg_unref(cfg);
-    mrd_cfg_errors_free(&e);
-}
-#define EXPECT_ERR(yaml, sub) expect_err_at(__LINE__, yaml, 0, 0, sub)
-#define EXPECT_ERR_AT(yaml, line, col, sub) expect_err_at(__LINE__, yaml, line, col, sub)
-
-/* Checks that <yaml> gives exactly one error, equal to <msg>, at line:col. */
-static void expect_only(int tline, const char *yaml, int line, int col, const char *msg)
-{
-    struct mrd_cfg_errors e = { 0 };
-    struct mrd_cfg *cfg = load(yaml, &e);
-    int ok = cfg == NULL && e.n == 1 && e.v[0].loc.line == line && e.v[0].loc.col == col &&
-             strcmp(e.v[0].msg, msg) == 0;
-
-    CHECK(ok);
-    if (!ok) {
-        fprintf(stderr, "  test line %d: wanted only %d:%d: %s; got:\n", tline, line, col, msg);
-        mrd_cfg_errors_print(&e, stderr);
-    }
-    mrd_cfg_unref(cfg);
-    mrd_cfg_errors_free(&e);
-}
-#define EXPECT_ONLY(yaml, line, col, msg) expect_only(__LINE__, yaml, line, col, msg)
-
-static struct mrd_cfg *load_ok(int tline, const char *yaml)
-{
-    struct mrd_cfg_errors e = { 0 };
-    struct mrd_cfg *cfg = load(yaml, &e);
-
-    CHECK(cfg != NULL);
-    if (!cfg) {
-        fprintf(stderr, "  test line %d: unexpected errors:\n", tline);
-        mrd_cfg_errors_print(&e, stderr);
-    }
-    mrd_cfg_errors_free(&e);
-    return cfg;
-}
-#define LOAD_OK(yaml) load_ok(__LINE__, yaml)
 
 /* Writes <text> to a new temporary file; returns its path in <path>. */
 static int write_tmp(char *path, const char *text, size_t len)

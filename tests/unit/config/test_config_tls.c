@@ -7,53 +7,16 @@
 
 #include "config/config.h"
 #include "test.h"
+#include "cfg_check.h"
 #include "tls/testcerts.h"
 
 #define POOL "pools:\n  p1:\n    origins:\n"
 
-static struct mrd_cfg *load(const char *yaml, struct mrd_cfg_errors *e)
-{
-    return mrd_cfg_load_string("t.yaml", yaml, strlen(yaml), e);
-}
-
-/* A listener with one TLS section: <tls> is the text after "tls: " (line 4 onwards). */
 static const char *listener(char *buf, size_t cap, const char *tls)
 {
     snprintf(buf, cap, "server:\n  listen:\n    - address: \"127.0.0.1:8443\"\n      tls: %s\n",
              tls);
     return buf;
-}
-
-/* Checks that <yaml> gives exactly one error, equal to <msg>, at line:col (line 0: any). */
-static void expect_only(int tline, const char *yaml, int line, int col, const char *msg)
-{
-    struct mrd_cfg_errors e = { 0 };
-    struct mrd_cfg *cfg = load(yaml, &e);
-    int ok = cfg == NULL && e.n == 1 && strcmp(e.v[0].msg, msg) == 0 &&
-             (line == 0 || (e.v[0].loc.line == line && e.v[0].loc.col == col));
-
-    CHECK(ok);
-    if (!ok) {
-        fprintf(stderr, "  test line %d: wanted only %d:%d: %s; got:\n", tline, line, col, msg);
-        mrd_cfg_errors_print(&e, stderr);
-    }
-    mrd_cfg_unref(cfg);
-    mrd_cfg_errors_free(&e);
-}
-#define EXPECT_ONLY(yaml, line, col, msg) expect_only(__LINE__, yaml, line, col, msg)
-
-static struct mrd_cfg *load_ok(int tline, const char *yaml)
-{
-    struct mrd_cfg_errors e = { 0 };
-    struct mrd_cfg *cfg = load(yaml, &e);
-
-    CHECK(cfg != NULL);
-    if (!cfg) {
-        fprintf(stderr, "  test line %d: unexpected errors:\n", tline);
-        mrd_cfg_errors_print(&e, stderr);
-    }
-    mrd_cfg_errors_free(&e);
-    return cfg;
 }
 
 static void test_listener_ok(void)

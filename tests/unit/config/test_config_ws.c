@@ -7,69 +7,12 @@
 
 #include "config/config.h"
 #include "test.h"
+#include "cfg_check.h"
 
 #define LISTEN "server:\n  listen:\n    - address: \"127.0.0.1:8080\"\n"
 #define POOL "pools:\n  p1:\n    origins:\n      - { name: a, address: \"127.0.0.1:9001\" }\n"
 #define LB "load_balancers:\n  lb1:\n    hostnames: [\"example.com\"]\n    default_pools: [p1]\n"
 #define BASE LISTEN POOL LB /* 11 lines: what a test appends starts at line 12 */
-
-static struct mrd_cfg *load(const char *yaml, struct mrd_cfg_errors *e)
-{
-    return mrd_cfg_load_string("t.yaml", yaml, strlen(yaml), e);
-}
-
-/* <yaml> must load; prints the errors otherwise. */
-static struct mrd_cfg *load_ok(int tline, const char *yaml)
-{
-    struct mrd_cfg_errors e = { 0 };
-    struct mrd_cfg *cfg = load(yaml, &e);
-
-    CHECK(cfg != NULL);
-    if (!cfg) {
-        fprintf(stderr, "  test line %d: unexpected errors:\n", tline);
-        mrd_cfg_errors_print(&e, stderr);
-    }
-    mrd_cfg_errors_free(&e);
-    return cfg;
-}
-#define LOAD_OK(yaml) load_ok(__LINE__, yaml)
-
-/* <yaml> must fail with exactly one error: <msg> at line:col. */
-static void expect_only(int tline, const char *yaml, int line, int col, const char *msg)
-{
-    struct mrd_cfg_errors e = { 0 };
-    struct mrd_cfg *cfg = load(yaml, &e);
-    int ok = cfg == NULL && e.n == 1 && e.v[0].loc.line == line && e.v[0].loc.col == col &&
-             strcmp(e.v[0].msg, msg) == 0;
-
-    CHECK(ok);
-    if (!ok) {
-        fprintf(stderr, "  test line %d: wanted only %d:%d: %s; got:\n", tline, line, col, msg);
-        mrd_cfg_errors_print(&e, stderr);
-    }
-    mrd_cfg_unref(cfg);
-    mrd_cfg_errors_free(&e);
-}
-#define EXPECT_ONLY(yaml, line, col, msg) expect_only(__LINE__, yaml, line, col, msg)
-
-/* <yaml> must fail with <n> errors, one of them containing <sub>. */
-static void expect_n(int tline, const char *yaml, size_t n, const char *sub)
-{
-    struct mrd_cfg_errors e = { 0 };
-    struct mrd_cfg *cfg = load(yaml, &e);
-    int found = 0;
-
-    for (size_t i = 0; i < e.n; i++)
-        found |= strstr(e.v[i].msg, sub) != NULL;
-    CHECK(cfg == NULL && e.n == n && found);
-    if (!(cfg == NULL && e.n == n && found)) {
-        fprintf(stderr, "  test line %d: wanted %zu errors with \"%s\"; got:\n", tline, n, sub);
-        mrd_cfg_errors_print(&e, stderr);
-    }
-    mrd_cfg_unref(cfg);
-    mrd_cfg_errors_free(&e);
-}
-#define EXPECT_N(yaml, n, sub) expect_n(__LINE__, yaml, n, sub)
 
 static void test_lb_defaults(void)
 {
