@@ -1741,6 +1741,14 @@ static void conn_pump(struct mrd_cconn *c)
 static void c_on_io(struct mrd_io *io, uint32_t ev)
 {
     struct mrd_cconn *c = MRD_CONTAINER_OF(io, struct mrd_cconn, io);
+    if (c->hs && (ev & (EPOLLERR | EPOLLHUP))) {
+        /* Reset (or fully shut) before the handshake finished: nothing can reach the peer
+         * any more, so finishing it (verifying Finished, minting tickets) is wasted CPU. */
+        mrd_log_debug("tls handshake from %s abandoned: the client reset the connection",
+                      c->peer_ip);
+        c_close(c);
+        return;
+    }
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         c->rd_ready = true;
     if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))

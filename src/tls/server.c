@@ -677,6 +677,10 @@ static int tls_cert_ctx_new(struct mrd_tls_server *s, const struct mrd_cfg_tls *
     SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* One read() takes whatever the socket holds instead of a 5-byte header and then the
+     * body: half the read syscalls. The proxy reads a TLS connection until SSL says
+     * WANT_READ, so records buffered here are never stranded under edge-triggered epoll. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (SSL_CTX_set_min_proto_version(ctx, cfg->min_version ? cfg->min_version
                                                             : TLS1_2_VERSION) != 1 ||
         SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
