@@ -96,6 +96,7 @@ enum mrd_cfg_origin_steering {
 };
 
 struct mrd_origin_rt; /* runtime state (health, load, counters); health/state.h */
+struct mrd_tls_client_ctx; /* tls/tls.h */
 struct mrd_tls_server;  /* tls/tls.h */
 struct mrd_pool_rt;
 struct mrd_lb_rt;
@@ -111,6 +112,8 @@ struct mrd_cfg_origin {
     const char         *sni;       /* sent as SNI and verified; NULL = the address's host name */
     bool                allow_insecure; /* tls without certificate checks; default false */
     struct mrd_origin_rt *rt;      /* bound by mrd_rt_bind() before the generation is used */
+    struct mrd_tls_client_ctx *tls_ctx; /* tls: this generation's client context (one
+                                         * reference, bound by mrd_rt_bind()) */
     struct mrd_cfg_loc  loc;
 };
 

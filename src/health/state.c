@@ -145,6 +145,8 @@ static void unbind_locked(struct mrd_cfg *cfg)
     for (size_t i = 0; i < cfg->n_pools; i++) {
         struct mrd_cfg_pool *p = &cfg->pools[i];
         for (size_t j = 0; j < p->n_origins; j++) {
+            mrd_tls_client_ctx_unref(p->origins[j].tls_ctx);
+            p->origins[j].tls_ctx = NULL;
             origin_rt_put(p->origins[j].rt);
             p->origins[j].rt = NULL;
         }
@@ -179,13 +181,23 @@ static int bind_tls(struct mrd_cfg *cfg)
     for (size_t i = 0; i < cfg->n_pools; i++)
         for (size_t j = 0; j < cfg->pools[i].n_origins; j++) {
             struct mrd_cfg_origin *o = &cfg->pools[i].origins[j];
-            if (!o->tls || o->rt->tls_ctx)
-                continue; /* kept from an earlier generation */
-            o->rt->tls_ctx = mrd_tls_client_ctx_new(!o->allow_insecure, NULL, err, sizeof(err));
-            if (!o->rt->tls_ctx) {
-                mrd_log_error("tls origin %s: %s", o->rt->key, err);
-                return -EINVAL;
+            if (!o->tls)
+                continue;
+            /* the context of an earlier generation is kept (its session cache resumes) as
+             * long as allow_insecure did not change; each generation holds its own reference,
+             * since workers still on an older one keep using theirs */
+            bool verify = !o->allow_insecure;
+            if (!o->rt->tls_ctx || mrd_tls_client_ctx_verifies(o->rt->tls_ctx) != verify) {
+                struct mrd_tls_client_ctx *x = mrd_tls_client_ctx_new(verify, NULL, err,
+                                                                      sizeof(err));
+                if (!x) {
+                    mrd_log_error("tls origin %s: %s", o->rt->key, err);
+                    return -EINVAL;
+                }
+                mrd_tls_client_ctx_unref(o->rt->tls_ctx);
+                o->rt->tls_ctx = x;
             }
+            o->tls_ctx = mrd_tls_client_ctx_ref(o->rt->tls_ctx);
         }
     return 0;
 }

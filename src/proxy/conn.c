@@ -80,6 +80,12 @@ static void up_close(struct mrd_uconn *u)
     mrd_list_add_tail(&w->dead_u, &u->link); /* freed by mrd_conn_reap */
 }
 
+void mrd_upool_close_idle(struct mrd_upool *up)
+{
+    while (!mrd_list_empty(&up->idle))
+        up_close(MRD_CONTAINER_OF(up->idle.next, struct mrd_uconn, link));
+}
+
 static struct mrd_uconn *up_connect(struct mrd_worker *w, struct mrd_upool *up);
 static void up_park(struct mrd_uconn *u);
 

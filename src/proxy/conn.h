@@ -113,3 +113,5 @@ void mrd_conn_close_idle_upstreams(struct mrd_worker *w);
  * Opens at most <budget> now; returns how many it opened. */
 int mrd_conn_warm(struct mrd_worker *w, struct mrd_upool *up, uint32_t min_idle, int budget);
 #endif
+/* Closes every idle connection of <up> (its TLS context changed). */
+void mrd_upool_close_idle(struct mrd_upool *up);

@@ -45,11 +45,14 @@ int mrd_listen_socket(const struct mrd_cfg_addr *addr)
 }
 
 /* HTTPS origins: the client context and the name sent as SNI and verified (the `sni` key, else
- * the host part of the address). A generation that turns TLS off drops them. */
+ * the host part of the address). A generation that turns TLS off drops them; one that changes
+ * the context (allow_insecure) also closes the idle connections made with the old one. */
 static void worker_upool_tls(struct mrd_upool *up, const struct mrd_cfg_origin *o)
 {
-    struct mrd_tls_client_ctx *x = o->tls ? o->rt->tls_ctx : NULL;
+    struct mrd_tls_client_ctx *x = o->tls ? o->tls_ctx : NULL;
     if (x != up->tls_ctx) {
+        if (up->tls_ctx)
+            mrd_upool_close_idle(up);
         mrd_tls_client_ctx_unref(up->tls_ctx);
         up->tls_ctx = x ? mrd_tls_client_ctx_ref(x) : NULL;
     }

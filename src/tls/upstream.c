@@ -158,6 +158,11 @@ fail:
     return NULL;
 }
 
+bool mrd_tls_client_ctx_verifies(const struct mrd_tls_client_ctx *x)
+{
+    return x->verify;
+}
+
 struct mrd_tls_client_ctx *mrd_tls_client_ctx_ref(struct mrd_tls_client_ctx *x)
 {
     atomic_fetch_add_explicit(&x->refs, 1, memory_order_relaxed);

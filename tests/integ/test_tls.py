@@ -449,6 +449,28 @@ def test_https_origin_allow_insecure(procs, certs, tmp_path):
     assert o.requests == 3
 
 
+def test_allow_insecure_change_applies_on_reload(procs, certs, tmp_path):
+    """Turning allow_insecure on and off again for an existing HTTPS origin takes effect on
+    SIGHUP: 502 (verify), then 200 (insecure), then 502 again; the idle connection made
+    without verification is not reused once verification is back."""
+    m, o = _https_origin_gateway(procs, certs, tmp_path, insecure=False)
+
+    def status():
+        with HttpConn(m.port) as c:
+            c.send(request_bytes("GET", "/x"))
+            return c.read_response().status
+
+    assert status() == 502
+    m.cfg["pools"]["p1"]["origins"][0]["allow_insecure"] = True
+    m.reload(m.cfg)
+    wait_until(lambda: status() == 200, 5, what="200 once allow_insecure is on")
+    m.cfg["pools"]["p1"]["origins"][0]["allow_insecure"] = False
+    m.reload(m.cfg)
+    wait_until(lambda: status() == 502, 5, what="502 once allow_insecure is off again")
+    for _ in range(3):
+        assert status() == 502
+
+
 # ---------------------------------------------------------------------------
 # wss
 
