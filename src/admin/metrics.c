@@ -150,6 +150,31 @@ static void m_errors(struct mrd_json *o, const struct mrd_cfg *cfg, int nw)
             }
         }
     }
+    m_head(o, "meridian_websocket_answered_total", "counter",
+           "WebSocket frames the gateway answered itself (auto_response, pongs).");
+    for (size_t i = 0; i < cfg->n_pools; i++) {
+        const struct mrd_cfg_pool *p = &cfg->pools[i];
+        for (size_t k = 0; k < p->n_origins; k++) {
+            uint64_t sum = 0;
+            for (int w = 0; w < nw; w++)
+                sum += LOAD(p->origins[k].rt->ctr[w].ws_answered);
+            m_origin_series(o, "meridian_websocket_answered_total", p, &p->origins[k]);
+            mrd_json_printf(o, "} %llu\n", (unsigned long long)sum);
+        }
+    }
+    m_head(o, "meridian_websocket_last_answer_timestamp_seconds", "gauge",
+           "When the gateway last answered a frame on the origin's tunnels (0 = never).");
+    for (size_t i = 0; i < cfg->n_pools; i++) {
+        const struct mrd_cfg_pool *p = &cfg->pools[i];
+        for (size_t k = 0; k < p->n_origins; k++) {
+            uint64_t ms = atomic_load_explicit(&p->origins[k].rt->ws_answered_ms,
+                                               memory_order_relaxed);
+            m_origin_series(o, "meridian_websocket_last_answer_timestamp_seconds", p,
+                            &p->origins[k]);
+            mrd_json_printf(o, "} %llu.%03u\n", (unsigned long long)(ms / 1000),
+                            (unsigned)(ms % 1000));
+        }
+    }
     m_head(o, "meridian_upstream_retries_total", "counter",
            "Retries sent to an origin after an earlier attempt failed.");
     for (size_t i = 0; i < cfg->n_pools; i++) {

@@ -291,6 +291,18 @@ static void origin_json(struct mrd_json *j, const struct mrd_cfg_origin *o, uint
     mrd_json_int(j, atomic_load_explicit(&rt->in_flight, memory_order_relaxed));
     mrd_json_key(j, "tunnels");
     mrd_json_int(j, atomic_load_explicit(&rt->tunnels, memory_order_relaxed));
+    /* rules[].websocket.auto_response: frames the gateway answered on its tunnels, and when
+     * it last did (a liveness signal while the origin itself sees nothing) */
+    uint64_t answered = 0, last = atomic_load_explicit(&rt->ws_answered_ms, memory_order_relaxed);
+    for (int w = 0; w < MRD_MAX_WORKERS; w++)
+        answered += __atomic_load_n(&rt->ctr[w].ws_answered, __ATOMIC_RELAXED);
+    mrd_json_key(j, "ws_answered");
+    mrd_json_uint(j, answered);
+    mrd_json_key(j, "ws_last_answer_ms");
+    if (last)
+        mrd_json_uint(j, last);
+    else
+        mrd_json_null(j);
     mrd_json_key(j, "max_in_flight");
     mrd_json_uint(j, o->max_in_flight);
     mrd_json_key(j, "monitor_healthy");

@@ -2747,9 +2747,6 @@ static void cfg_rule_ws(struct cfg_ctx *ctx, struct mrd_cfg_rule *r, const struc
         r->websocket.auto_request = r->websocket.auto_response = NULL;
         r->websocket.auto_request_len = r->websocket.auto_response_len = 0;
     }
-    /* Valid, but the proxy does not answer frames itself yet: refuse rather than mislead. */
-    else
-        cfg_err(ctx, ar, "'auto_response' is not supported yet by this version");
 }
 
 /* One rule of a load balancer. */

@@ -30,6 +30,7 @@ struct mrd_origin_ctr {
     uint64_t req_by_class[6];   /* [1..5] = 1xx..5xx answered by this origin; [0] = no answer */
     uint64_t err_connect, err_timeout, err_reset, err_protocol;
     uint64_t retries;
+    uint64_t ws_answered; /* WebSocket frames answered by the gateway (auto_response, pongs) */
 } __attribute__((aligned(64)));
 
 enum mrd_upstream_err { MRD_UERR_CONNECT, MRD_UERR_TIMEOUT, MRD_UERR_RESET, MRD_UERR_PROTOCOL };
@@ -53,6 +54,8 @@ struct mrd_origin_rt {
     /* load, across every worker */
     atomic_int      in_flight;      /* requests sent or being sent to it */
     atomic_int      tunnels;        /* open WebSocket tunnels */
+    atomic_uint_fast64_t ws_answered_ms; /* wall ms of the gateway's last answer on one of
+                                          * its tunnels (auto_response): liveness; 0 = never */
     atomic_uint_fast64_t rtt_ewma_us; /* probe RTT / live time to first byte; 0 = no data */
     struct mrd_tls_client_ctx *tls_ctx; /* tls origins: the client context (one reference) */
     /* why: last probes and the last transition reason; under lock */

@@ -674,6 +674,7 @@ const char *mrd_h1_reason(int status)
     case 414: return "URI Too Long";
     case 417: return "Expectation Failed";
     case 421: return "Misdirected Request";
+    case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";

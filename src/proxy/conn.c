@@ -312,8 +312,8 @@ static bool c_wants_close(const struct mrd_cconn *c)
 }
 
 /* Builds a whole response made by the gateway (fixed responses and errors). */
-static void c_local_response(struct mrd_cconn *c, int status, const char *ctype,
-                             const char *body, size_t len)
+static void c_local_response_x(struct mrd_cconn *c, int status, const char *ctype,
+                               const char *body, size_t len, const char *extra)
 {
     char head[512];
     struct mrd_txn *t = &c->txn;
@@ -337,9 +337,9 @@ static void c_local_response(struct mrd_cconn *c, int status, const char *ctype,
     }
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "X-Request-Id: %s\r\nCache-Control: no-store\r\n%s\r\n",
+                     "X-Request-Id: %s\r\nCache-Control: no-store\r\n%s%s\r\n",
                      status, mrd_h1_reason(status), ctype ? ctype : "text/plain", len,
-                     t->request_id[0] ? t->request_id : "-",
+                     t->request_id[0] ? t->request_id : "-", extra ? extra : "",
                      c_wants_close(c) ? "Connection: close\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof(head))
         n = 0;
@@ -349,6 +349,12 @@ static void c_local_response(struct mrd_cconn *c, int status, const char *ctype,
         return;
     }
     t->bytes_out += 0; /* counted when written */
+}
+
+static void c_local_response(struct mrd_cconn *c, int status, const char *ctype,
+                             const char *body, size_t len)
+{
+    c_local_response_x(c, status, ctype, body, len, NULL);
 }
 
 void mrd_txn_respond(struct mrd_txn *txn, int status, const char *ctype, const char *body,
@@ -361,7 +367,8 @@ void mrd_txn_respond(struct mrd_txn *txn, int status, const char *ctype, const c
 }
 
 /* A gateway error page: says what happened and carries the request id. */
-static void c_error(struct mrd_cconn *c, int status, const char *why)
+/* A gateway error page: <extra> is NULL or whole header lines ("Name: value\r\n"). */
+static void c_error_x(struct mrd_cconn *c, int status, const char *why, const char *extra)
 {
     char body[512];
     int n = snprintf(body, sizeof(body), "%d %s: %s\nrequest id: %s\n", status,
@@ -370,9 +377,14 @@ static void c_error(struct mrd_cconn *c, int status, const char *why)
     if (!c->txn.error)
         c->txn.error = "gateway_error";
     if (status == 400 || status == 408 || status == 413 || status == 431 || status == 505 ||
-        status == 501 || status == 417)
+        status == 501 || status == 417 || status == 426)
         c->close_after = true;
-    c_local_response(c, status, "text/plain", body, n > 0 ? (size_t)n : 0);
+    c_local_response_x(c, status, "text/plain", body, n > 0 ? (size_t)n : 0, extra);
+}
+
+static void c_error(struct mrd_cconn *c, int status, const char *why)
+{
+    c_error_x(c, status, why, NULL);
 }
 
 /* ---------------------------------------------------------------- transactions */
@@ -613,52 +625,15 @@ static int c_attach_upstream(struct mrd_cconn *c, bool fresh)
     return 0;
 }
 
-/* 1 if the value of header <name> holds the token <tok> (case-insensitive list). */
-static bool c_hdr_has_token(const struct mrd_h1_msg *m, const char *name, const char *tok)
+/* Feeds every header field of <m> to the WebSocket handshake checks. */
+static void c_ws_hs_of(struct mrd_ws_hs *hs, const struct mrd_h1_msg *m)
 {
-    size_t tl = strlen(tok);
+    mrd_ws_hs_init(hs);
     for (uint32_t i = 0; i < m->n_hdrs; i++) {
-        if (!mrd_h1_span_ieq(m->base, m->hdrs[i].name, name))
-            continue;
-        const char *v = m->base + m->hdrs[i].value.off, *e = v + m->hdrs[i].value.len;
-        while (v < e) {
-            while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
-                v++;
-            const char *t = v;
-            while (v < e && *v != ',' && *v != ' ' && *v != '\t')
-                v++;
-            if ((size_t)(v - t) == tl && !strncasecmp(t, tok, tl))
-                return true;
-        }
+        const struct mrd_h1_hdr *h = &m->hdrs[i];
+        mrd_ws_hs_hdr(hs, m->base + h->name.off, h->name.len, m->base + h->value.off,
+                      h->value.len);
     }
-    return false;
-}
-
-static bool c_is_websocket(const struct mrd_cconn *c)
-{
-    return c_hdr_has_token(&c->req, "upgrade", "websocket");
-}
-
-/* RFC 6455 4.2.1: GET, HTTP/1.1, version 13 and a key of 16 base64-encoded bytes. */
-static const char *c_ws_check(const struct mrd_cconn *c)
-{
-    const struct mrd_h1_msg *m = &c->req;
-    if (m->parser.method != HTTP_GET || m->minor != 1)
-        return "a WebSocket upgrade must be a GET over HTTP/1.1";
-    int v = mrd_h1_find(m, "sec-websocket-version");
-    if (v < 0 || m->hdrs[v].value.len != 2 || memcmp(m->base + m->hdrs[v].value.off, "13", 2))
-        return "Sec-WebSocket-Version must be 13";
-    int k = mrd_h1_find(m, "sec-websocket-key");
-    if (k < 0)
-        return "Sec-WebSocket-Key is missing";
-    const char *kv = m->base + m->hdrs[k].value.off;
-    if (m->hdrs[k].value.len != 24 || kv[22] != '=' || kv[23] != '=')
-        return "Sec-WebSocket-Key is not 16 base64-encoded bytes";
-    for (int i = 0; i < 22; i++)
-        if (!((kv[i] >= 'A' && kv[i] <= 'Z') || (kv[i] >= 'a' && kv[i] <= 'z') ||
-              (kv[i] >= '0' && kv[i] <= '9') || kv[i] == '+' || kv[i] == '/'))
-            return "Sec-WebSocket-Key is not 16 base64-encoded bytes";
-    return NULL;
 }
 
 /* The request head is complete: run the phases and start the upstream exchange. */
@@ -671,10 +646,14 @@ static void c_on_request_head(struct mrd_cconn *c)
         c_error(c, 503, "out of memory");
         return;
     }
-    if (c->req.upgrade && c_is_websocket(c)) {
-        const char *why = c_ws_check(c);
-        if (why) {
-            c_error(c, 400, why);
+    struct mrd_ws_hs hs;
+    if (c->req.upgrade)
+        c_ws_hs_of(&hs, &c->req);
+    if (c->req.upgrade && mrd_ws_hs_wants_ws(&hs)) {
+        const char *why = NULL, *meth = llhttp_method_name((llhttp_method_t)c->req.parser.method);
+        int st = mrd_ws_check_upgrade(&hs, meth, strlen(meth), c->req.major, c->req.minor, &why);
+        if (st) { /* RFC 6455 4.4: a version we do not speak gets the one we do */
+            c_error_x(c, st, why, st == 426 ? MRD_WS_VERSION_HDR "\r\n" : NULL);
             return;
         }
         c->ws_upgrade = true; /* tunnel mode once the origin answers 101 */
@@ -1265,7 +1244,7 @@ static int c_response_head(struct mrd_cconn *c, struct mrd_h1_msg *m)
 /* The origin accepted the upgrade: relay its 101 and switch both connections to tunnel mode.
  * The transaction is logged now; the tunnel keeps a generation reference (for its origin's
  * tunnel count) but gives back the arena, so it costs only its structs while idle. */
-static int c_enter_tunnel(struct mrd_cconn *c, struct mrd_uconn *u)
+static int c_enter_tunnel(struct mrd_cconn *c, struct mrd_uconn *u, unsigned rsv)
 {
     struct mrd_txn *t = &c->txn;
     const struct mrd_h1_msg *m = &u->rsp;
@@ -1273,8 +1252,12 @@ static int c_enter_tunnel(struct mrd_cconn *c, struct mrd_uconn *u)
     struct mrd_buf *b = mrd_buf_get(&w->bufs);
     uint32_t rest = u->rx->tail - u->parse_pos;
     size_t n = 0;
+    const struct mrd_cfg_rule *rule = t->rule;
+    struct mrd_tun_edge *edge = NULL;
 
-    if (!b) {
+    if (!b || (rule && rule->websocket.auto_request && !(edge = mrd_tunnel_edge_new(rule)))) {
+        if (b)
+            mrd_buf_put(&w->bufs, b);
         c_upstream_failed(c, "out of memory", 503, -1);
         return -1;
     }
@@ -1292,6 +1275,7 @@ static int c_enter_tunnel(struct mrd_cconn *c, struct mrd_uconn *u)
                           t->request_id);
     if (n + rest > MRD_BUF_SIZE) {
         mrd_buf_put(&w->bufs, b);
+        free(edge); /* not started: it holds no buffer yet */
         c_upstream_failed(c, "101 head and first frames larger than the buffer", 502,
                           MRD_UERR_PROTOCOL);
         return -1;
@@ -1307,13 +1291,12 @@ static int c_enter_tunnel(struct mrd_cconn *c, struct mrd_uconn *u)
     c_txn_account(c);
     mrd_modules_log(t);
     c->tunnel = true;
-    /* extensions may use the reserved bits: the trackers only need the framing */
-    mrd_ws_parser_init(&c->tun_p_up, MRD_WS_FROM_CLIENT | MRD_WS_ALLOW_RSV1 | MRD_WS_ALLOW_RSV2 |
-                                         MRD_WS_ALLOW_RSV3, 0);
-    mrd_ws_parser_init(&c->tun_p_down, MRD_WS_ALLOW_RSV1 | MRD_WS_ALLOW_RSV2 | MRD_WS_ALLOW_RSV3, 0);
+    /* the reserved bits the extensions of the 101 may use (all three for one we do not know) */
+    mrd_ws_parser_init(&c->tun_p_up, MRD_WS_FROM_CLIENT | rsv, 0);
+    mrd_ws_parser_init(&c->tun_p_down, rsv, 0);
     if (rest)
         mrd_tunnel_track(&c->tun_p_down, (const uint8_t *)b->data + n, rest);
-    if (c->rx && c->parse_pos < c->rx->tail)
+    if (!edge && c->rx && c->parse_pos < c->rx->tail)
         mrd_tunnel_track(&c->tun_p_up, (const uint8_t *)c->rx->data + c->parse_pos,
                         c->rx->tail - c->parse_pos);
     c->tun_gen = t->gen; /* the transaction's reference moves to the tunnel */
@@ -1333,6 +1316,8 @@ static int c_enter_tunnel(struct mrd_cconn *c, struct mrd_uconn *u)
             c->rx = NULL;
         }
     }
+    if (edge)
+        mrd_tunnel_edge_start(c, edge, c->rx ? c->rx->head : 0);
     c->cout = c->uout = NULL;
     c->cout_len = c->cout_off = c->uout_len = c->uout_off = 0;
     c->req_hdrs = c->rsp_hdrs = NULL;
@@ -1348,9 +1333,14 @@ static int u_on_head(struct mrd_cconn *c, struct mrd_uconn *u)
     int st = m->status;
 
     if (st == 101) {
-        if (c->ws_upgrade && c_hdr_has_token(m, "upgrade", "websocket"))
-            return c_enter_tunnel(c, u);
-        c_upstream_failed(c, "unexpected 101 Switching Protocols", 502, MRD_UERR_PROTOCOL);
+        const char *why = "unexpected 101 Switching Protocols";
+        struct mrd_ws_hs hs;
+        if (c->ws_upgrade) {
+            c_ws_hs_of(&hs, m);
+            if (!mrd_ws_check_accept(&hs, st, &why))
+                return c_enter_tunnel(c, u, hs.rsv_flags);
+        }
+        c_upstream_failed(c, why, 502, MRD_UERR_PROTOCOL);
         return -1;
     }
     if (c->head_req || st == 204 || st == 304 || st < 200)
@@ -1524,6 +1514,15 @@ static bool c_txn_finished(const struct mrd_cconn *c)
 }
 
 /* Picks the next deadline for this connection from its state. */
+/* How long a tunnel may stay silent: websocket_idle_timeout, or once close frames are out
+ * (idle timeout, drain, on_origin_down), the grace for the peers' close answers. */
+#define C_TUN_CLOSE_GRACE_MS 5000
+static uint64_t c_tun_idle_ms(const struct mrd_cconn *c)
+{
+    uint64_t idle = c->tun_gen->cfg->server.limits.websocket_idle_timeout_ms;
+    return c->tun_closing && idle > C_TUN_CLOSE_GRACE_MS ? C_TUN_CLOSE_GRACE_MS : idle;
+}
+
 static void c_arm_timer(struct mrd_cconn *c)
 {
     const struct mrd_cfg_limits *lim = &c->w->gen->cfg->server.limits;
@@ -1537,7 +1536,7 @@ static void c_arm_timer(struct mrd_cconn *c)
         return;
     }
     if (c->tunnel) {
-        d = c->tun_last_ms + c->tun_gen->cfg->server.limits.websocket_idle_timeout_ms;
+        d = c->tun_last_ms + c_tun_idle_ms(c);
         mrd_timer_set(&c->w->loop.wheel, &c->timer, d);
         return;
     }
@@ -1585,8 +1584,14 @@ static void c_on_timer(struct mrd_timer *t, uint64_t now)
         return;
     }
     if (c->tunnel) {
-        if (now >= c->tun_last_ms + c->tun_gen->cfg->server.limits.websocket_idle_timeout_ms) {
-            c_close(c); /* idle tunnel */
+        if (now >= c->tun_last_ms + c_tun_idle_ms(c)) {
+            /* idle: say so with 1001 both ways when between frames, then give the peers
+             * the close handshake's grace; a tunnel already closing (or mid-frame) just ends */
+            if (!c->tun_closing && mrd_tunnel_close_with(c, MRD_WS_CLOSE_GOING_AWAY)) {
+                c_arm_timer(c);
+                return;
+            }
+            c_close(c);
             return;
         }
         conn_pump(c);
@@ -1786,6 +1791,7 @@ static void conn_free(struct mrd_cconn *c)
             atomic_fetch_sub_explicit(&c->tun_origin->rt->tunnels, 1, memory_order_relaxed);
         mrd_list_del(&c->tun_link);
         w->n_tunnels--;
+        mrd_tunnel_edge_free(c);
         mrd_wgen_put(c->tun_gen);
         c->tun_gen = NULL;
         c->tunnel = false;

@@ -81,6 +81,8 @@ struct mrd_cconn {
     uint64_t                tun_last_ms, tun_bytes_up, tun_bytes_down;
     /* frame boundaries of each direction, so a close frame is injected only between frames */
     struct mrd_ws_parser    tun_p_up, tun_p_down;
+    /* rules[].websocket.auto_response: the gateway answers some client frames itself */
+    struct mrd_tun_edge    *tun_edge;   /* NULL on other routes */
 };
 
 /* read(2) / writev(2) on a socket, through TLS when <t> is set: -1 with errno on failure. */
@@ -92,6 +94,12 @@ ssize_t mrd_io_writev(int fd, struct mrd_tls_conn *t, const struct iovec *iov, i
 int mrd_tunnel_pump(struct mrd_cconn *c);
 /* Feeds bytes of one direction to its frame-boundary tracker. */
 void mrd_tunnel_track(struct mrd_ws_parser *p, const uint8_t *b, size_t n);
+/* rules[].websocket.auto_response on a tunnel about to open: the client's frames are parsed
+ * (and those already in c->rx from <pos>). Allocates a small struct; NULL when out of memory. */
+struct mrd_tun_edge *mrd_tunnel_edge_new(const struct mrd_cfg_rule *rule);
+void mrd_tunnel_edge_start(struct mrd_cconn *c, struct mrd_tun_edge *e, uint32_t pos);
+/* Gives back the edge state and its buffers (the tunnel is being freed). */
+void mrd_tunnel_edge_free(struct mrd_cconn *c);
 /* Sends close frames with <code> both ways (1001 going away, 1012 service restart) when no
  * frame is half relayed; false when that is not the case now (try again later). */
 bool mrd_tunnel_close_with(struct mrd_cconn *c, uint16_t code);
@@ -112,6 +120,8 @@ void mrd_conn_close_idle_upstreams(struct mrd_worker *w);
 /* Opens connections to <up> until it holds <min_idle> idle or connecting ones (warm pool).
  * Opens at most <budget> now; returns how many it opened. */
 int mrd_conn_warm(struct mrd_worker *w, struct mrd_upool *up, uint32_t min_idle, int budget);
+/* Closes every idle connection of <up> (its TLS context changed). */
+void mrd_upool_close_idle(struct mrd_upool *up);
 #endif
 /* Closes every idle connection of <up> (its TLS context changed). */
 void mrd_upool_close_idle(struct mrd_upool *up);

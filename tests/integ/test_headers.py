@@ -196,22 +196,32 @@ def test_other_upgrades_are_plain_http(env):
         assert c.closed_within(3)
 
 
-@pytest.mark.parametrize("hdrs,why", [
-    ([("Sec-WebSocket-Version", "13")], "Sec-WebSocket-Key is missing"),
-    ([("Sec-WebSocket-Version", "8"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")],
-     "Sec-WebSocket-Version must be 13"),
-    ([("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", "c2hvcnQ=")],
-     "not 16 base64-encoded bytes"),
+KEY = ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+
+
+@pytest.mark.parametrize("hdrs,status,why", [
+    ([("Sec-WebSocket-Version", "13")], 400, "Sec-WebSocket-Key is missing"),
+    ([KEY], 400, "Sec-WebSocket-Version is missing; send 13"),
+    ([("Sec-WebSocket-Version", "8"), KEY], 426, "Sec-WebSocket-Version 13 only"),
+    ([("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Version", "13"), KEY], 426,
+     "Sec-WebSocket-Version 13 only"),
+    ([("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", "c2hvcnQ=")], 400,
+     "the base64 of 16 random bytes"),
+    ([("Sec-WebSocket-Version", "13"), KEY, KEY], 400, "appears more than once"),
 ])
-def test_bad_websocket_upgrade_is_400(env, hdrs, why):
-    """A WebSocket upgrade without version 13 and a 16-byte key gets 400 from the gateway,
-    and nothing reaches the origin."""
+def test_bad_websocket_upgrade_is_refused(env, hdrs, status, why):
+    """A WebSocket upgrade without version 13 and one 16-byte key gets 400 from the gateway
+    (426 Upgrade Required with Sec-WebSocket-Version: 13 for a version it does not speak,
+    RFC 6455 4.4), and nothing reaches the origin."""
     m, o = env
     before = o.stats["requests"]
     with HttpConn(m.port, timeout=5) as c:
         c.send(request_bytes(target="/echo", host="h.example", headers=[
             ("Connection", "Upgrade"), ("Upgrade", "websocket")] + hdrs))
         r = c.read_response()
-        assert r.status == 400
-        assert why in r.body.decode()
+        assert r.status == status, r
+        assert why in r.body.decode(), r.body
+        if status == 426:
+            assert r.header("Sec-WebSocket-Version") == "13", r
+            assert r.reason == "Upgrade Required", r
     assert o.stats["requests"] == before

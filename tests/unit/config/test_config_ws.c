@@ -68,12 +68,18 @@ static void test_lb_values(void)
 
 static void test_rule_auto_response(void)
 {
-    /* Valid auto_response settings are refused until the proxy answers frames itself. */
-    EXPECT_N(BASE "    rules:\n"
-             "      - match: { path: \"/socket/*\" }\n"
-             "        pools: [p1]\n"
-             "        websocket: { auto_response: { request: \"ping\", response: \"pong\" } }\n",
-             1, "'auto_response' is not supported yet by this version");
+    struct mrd_cfg *ar = LOAD_OK(BASE "    rules:\n"
+                                      "      - match: { path: \"/socket/*\" }\n"
+                                      "        pools: [p1]\n"
+                                      "        websocket: { auto_response: { request: \"ping\", "
+                                      "response: \"\" } }\n");
+    if (ar) {
+        const struct mrd_cfg_rule *r = &ar->lbs[0].rules[0];
+        CHECK(r->websocket.auto_request && r->websocket.auto_request_len == 4 &&
+              !memcmp(r->websocket.auto_request, "ping", 4));
+        CHECK(r->websocket.auto_response && r->websocket.auto_response_len == 0);
+    }
+    mrd_cfg_unref(ar);
     /* a rule with an empty websocket section loads */
     struct mrd_cfg *cfg = LOAD_OK(BASE "    rules:\n"
                                        "      - match: { path: \"/plain\" }\n"
@@ -104,7 +110,7 @@ static void test_rule_errors(void)
              "unknown key 'auto_reply' in load_balancers.lb1.rules[0].websocket; expected one "
              "of: auto_response");
     EXPECT_N(BASE "    rules: [{ match: {}, pools: [p1], websocket: { auto_response: "
-             "{ request: a, response: b, extra: c } } }]\n", 2, "unknown key 'extra'");
+             "{ request: a, response: b, extra: c } } }]\n", 1, "unknown key 'extra'");
     EXPECT_ONLY(BASE "    rules: [{ match: {}, pools: [p1], websocket: true }]\n", 12, 50,
                 "load_balancers.lb1.rules[0].websocket: expected a mapping, got \"true\"");
     /* websocket settings need a proxied action */
