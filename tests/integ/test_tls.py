@@ -246,6 +246,32 @@ def test_session_resumption(tls, version):
         c2.close()
 
 
+def test_tls13_one_ticket_per_handshake_and_a_fresh_one_on_resumption(tls):
+    """A TLS 1.3 full handshake gets exactly one NewSessionTicket; a connection resumed with
+    it gets a fresh one, so a client always holds an unused ticket (three resumptions in a
+    row, each with the ticket of the one before)."""
+    ctx = tls.ctx(verify=False, min_v=ssl.TLSVersion.TLSv1_3, max_v=ssl.TLSVersion.TLSv1_3)
+    tickets = []
+    ctx._msg_callback = lambda conn, direction, v, ct, mt, data: (
+        tickets.append(1) if direction == "read" and mt == ssl._TLSMessageType.NEWSESSION_TICKET
+        else None)
+    c = tls.conn("a.test", ctx)
+    assert tls.get(c).status == 200
+    sess = c.sock.session
+    c.close()
+    assert len(tickets) == 1, "full handshake: %d tickets" % len(tickets)
+    for i in range(3):
+        del tickets[:]
+        c = tls.conn("a.test", ctx, session=sess)
+        try:
+            assert c.sock.session_reused, "resumption %d failed" % i
+            assert tls.get(c).status == 200
+            assert len(tickets) == 1, "resumption %d: %d tickets" % (i, len(tickets))
+            sess = c.sock.session
+        finally:
+            c.close()
+
+
 def test_sslscan_shows_intermediate_profile_only(tls):
     """sslscan sees only TLS 1.2 / 1.3, and exactly the Mozilla intermediate suites: the three
     TLS 1.3 ones and the ECDHE AEAD ones for the certificate's key type."""
