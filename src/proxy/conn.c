@@ -255,7 +255,9 @@ static void up_release(struct mrd_uconn *u, bool keep)
 
     u->c = NULL;
     u->n_served++;
-    if (!keep || w->draining || up->n_idle >= up->max_idle || u->eof) {
+    /* a reload may have changed the origin's TLS (on, off, allow_insecure) while it ran */
+    bool stale_tls = u->tls ? !mrd_tls_conn_made_with(u->tls, up->tls_ctx) : up->tls_ctx != NULL;
+    if (!keep || w->draining || up->n_idle >= up->max_idle || u->eof || stale_tls) {
         up_close(u);
         return;
     }

@@ -51,8 +51,7 @@ static void worker_upool_tls(struct mrd_upool *up, const struct mrd_cfg_origin *
 {
     struct mrd_tls_client_ctx *x = o->tls ? o->tls_ctx : NULL;
     if (x != up->tls_ctx) {
-        if (up->tls_ctx)
-            mrd_upool_close_idle(up);
+        mrd_upool_close_idle(up);
         mrd_tls_client_ctx_unref(up->tls_ctx);
         up->tls_ctx = x ? mrd_tls_client_ctx_ref(x) : NULL;
     }

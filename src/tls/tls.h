@@ -132,6 +132,8 @@ struct mrd_tls_client_ctx;
 struct mrd_tls_client_ctx *mrd_tls_client_ctx_new(bool verify, const char *ca_file, char *err,
                                                   size_t cap);
 struct mrd_tls_client_ctx *mrd_tls_client_ctx_ref(struct mrd_tls_client_ctx *x);
+/* 1 if the client connection <c> was made with the context <x> (which it holds). */
+bool mrd_tls_conn_made_with(const struct mrd_tls_conn *c, const struct mrd_tls_client_ctx *x);
 /* 1 if <x> verifies the origins' certificates (it was made with <verify>). */
 bool mrd_tls_client_ctx_verifies(const struct mrd_tls_client_ctx *x);
 /* Drops one reference; frees at zero. Safe on NULL. Any thread. */

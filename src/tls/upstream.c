@@ -158,6 +158,11 @@ fail:
     return NULL;
 }
 
+bool mrd_tls_conn_made_with(const struct mrd_tls_conn *c, const struct mrd_tls_client_ctx *x)
+{
+    return c->cli == x;
+}
+
 bool mrd_tls_client_ctx_verifies(const struct mrd_tls_client_ctx *x)
 {
     return x->verify;
