@@ -29,6 +29,61 @@ struct t_dir {
     bool                  edge_out; /* toward the client on an auto_response route */
 };
 
+/* Writes b[head, end) to the direction's writer. 1 some written, 0 blocked, -1 broken. */
+static int t_write(struct t_dir *d, struct mrd_buf *b, uint32_t end, uint64_t *bytes)
+{
+    if (*d->wr_blocked)
+        return 0;
+    struct iovec iov = { b->data + b->head, end - b->head };
+    ssize_t n = mrd_io_writev(d->wfd, d->wt, &iov, 1);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) {
+            *d->wr_blocked = true;
+            return 0;
+        }
+        return -1;
+    }
+    b->head += (uint32_t)n;
+    if (bytes)
+        *bytes += (uint64_t)n;
+    return 1;
+}
+
+/* Reads into b->data from <off> to the end. The bytes read (b->tail moves), 0 when there are
+ * none now (EAGAIN, or the end: rd_eof), -1 broken. */
+static ssize_t t_read(struct t_dir *d, struct mrd_buf *b, uint32_t off)
+{
+    ssize_t n = mrd_io_read(d->rfd, d->rt, b->data + off, MRD_BUF_SIZE - off);
+
+    b->tail = off + (n > 0 ? (uint32_t)n : 0);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            return -1;
+        *d->rd_ready = false;
+        return 0;
+    }
+    if (n == 0) {
+        *d->rd_eof = true;
+        *d->rd_ready = false;
+        return 0;
+    }
+    if ((size_t)n < MRD_BUF_SIZE - off && !*d->rdhup && !d->rt)
+        *d->rd_ready = false; /* drained: the next edge will tell */
+    return n;
+}
+
+/* Passes a close on to the direction's writer (once). 1 if it did now. */
+static int t_shut(struct t_dir *d)
+{
+    if (*d->shut)
+        return 0;
+    if (d->wt)
+        mrd_tls_shutdown(d->wt);
+    shutdown(d->wfd, SHUT_WR);
+    *d->shut = true;
+    return 1;
+}
+
 /* rules[].websocket.auto_response. The client's frames are parsed in place in the c2o buffer,
  * which is compacted as frames are taken out of the stream:
  *
@@ -190,18 +245,14 @@ static bool edge_filter(struct mrd_cconn *c, struct mrd_tun_edge *e, struct mrd_
 /* The client broke the protocol: once what came before the bad frame is written, the origin
  * side is shut (it sees the client leave) and the close frame is queued for the client, to be
  * sent between two of the origin's frames. What either peer sends after that is dropped. */
-static int edge_fail(struct mrd_cconn *c, struct mrd_tun_edge *e)
+static int edge_fail(struct mrd_cconn *c, struct mrd_tun_edge *e, struct t_dir *c2o)
 {
-    struct mrd_uconn *u = c->u;
     uint8_t f[MRD_WS_CLOSE_MAX];
 
     if (e->shut_sent)
         return 0;
     e->shut_sent = true;
-    if (u->tls)
-        mrd_tls_shutdown(u->tls);
-    shutdown(u->io.fd, SHUT_WR);
-    c->tun_shut_up = true;
+    t_shut(c2o);
     size_t n = mrd_ws_build_close(f, sizeof(f), e->fail_code, NULL, NULL);
     if (!e->reply && !(e->reply = mrd_buf_get(&c->w->bufs)))
         return -1;
@@ -228,19 +279,9 @@ static int t_edge_pump(struct mrd_worker *w, struct mrd_cconn *c, struct t_dir *
             if (e->fail_code && e->shut_sent)
                 b->head = end = e->out = e->in = b->tail; /* dropped: the tunnel is closing */
             if (b->head < end) {
-                if (*d->wr_blocked)
-                    return progress;
-                struct iovec iov = { b->data + b->head, end - b->head };
-                ssize_t n = mrd_io_writev(d->wfd, d->wt, &iov, 1);
-                if (n < 0) {
-                    if (errno == EAGAIN || errno == EINTR) {
-                        *d->wr_blocked = true;
-                        return progress;
-                    }
-                    return -1;
-                }
-                b->head += (uint32_t)n;
-                *bytes += (uint64_t)n;
+                int r = t_write(d, b, end, bytes);
+                if (r <= 0)
+                    return r < 0 ? -1 : progress;
                 progress = 1;
                 continue;
             }
@@ -261,21 +302,13 @@ static int t_edge_pump(struct mrd_worker *w, struct mrd_cconn *c, struct t_dir *
             c->rx = NULL;
         }
         if (e->fail_code) {
-            int r = edge_fail(c, e);
+            int r = edge_fail(c, e, d);
             if (r < 0)
                 return -1;
             progress |= r;
         }
-        if (*d->rd_eof) {
-            if (!*d->shut) {
-                if (d->wt)
-                    mrd_tls_shutdown(d->wt);
-                shutdown(d->wfd, SHUT_WR); /* pass the close on (a frame cut short is not) */
-                *d->shut = true;
-                progress = 1;
-            }
-            return progress;
-        }
+        if (*d->rd_eof) /* pass the close on (the bytes of a frame cut short are not) */
+            return t_shut(d) | progress;
         if (!*d->rd_ready)
             return progress;
         if (!(b = mrd_buf_get(&w->bufs)))
@@ -293,24 +326,12 @@ static int t_edge_pump(struct mrd_worker *w, struct mrd_cconn *c, struct t_dir *
         e->start = base - h;
         e->parsed = false;
         b->head = base - h;
-        e->out = e->in = b->tail = base;
-        ssize_t n = mrd_io_read(d->rfd, d->rt, b->data + base, MRD_BUF_SIZE - base);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) {
-                *d->rd_ready = false;
-                continue;
-            }
+        e->out = e->in = base;
+        ssize_t n = t_read(d, b, base);
+        if (n < 0)
             return -1;
-        }
-        if (n == 0) {
-            *d->rd_eof = true;
-            *d->rd_ready = false;
-            continue;
-        }
-        b->tail = base + (uint32_t)n;
-        if ((size_t)n < MRD_BUF_SIZE - base && !*d->rdhup && !d->rt)
-            *d->rd_ready = false;
-        progress = 1;
+        if (n > 0)
+            progress = 1;
     }
 }
 
@@ -326,25 +347,14 @@ static int t_edge_flush(struct mrd_cconn *c, struct t_dir *d)
     if (!mrd_ws_parser_at_boundary(d->ws) || *d->wr_blocked)
         return 0;
     while (e->reply->head < e->reply->tail) {
-        struct iovec iov = { e->reply->data + e->reply->head, e->reply->tail - e->reply->head };
-        ssize_t n = mrd_io_writev(d->wfd, d->wt, &iov, 1);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) {
-                *d->wr_blocked = true;
-                return 0;
-            }
-            return -1;
-        }
-        e->reply->head += (uint32_t)n;
+        int r = t_write(d, e->reply, e->reply->tail, NULL);
+        if (r <= 0)
+            return r;
     }
     mrd_buf_put(&c->w->bufs, e->reply);
     e->reply = NULL;
-    if (e->fail_code && e->shut_sent && !*d->shut) {
-        if (d->wt)
-            mrd_tls_shutdown(d->wt);
-        shutdown(d->wfd, SHUT_WR);
-        *d->shut = true;
-    }
+    if (e->fail_code && e->shut_sent)
+        t_shut(d);
     return 1;
 }
 
@@ -369,19 +379,9 @@ static int t_dir_pump(struct mrd_worker *w, struct t_dir *d, uint64_t *bytes)
     for (;;) {
         struct mrd_buf *b = *d->buf;
         if (b && b->head < b->tail) {
-            if (*d->wr_blocked)
-                return progress;
-            struct iovec iov = { b->data + b->head, b->tail - b->head };
-            ssize_t n = mrd_io_writev(d->wfd, d->wt, &iov, 1);
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR) {
-                    *d->wr_blocked = true;
-                    return progress;
-                }
-                return -1;
-            }
-            b->head += (uint32_t)n;
-            *bytes += (uint64_t)n;
+            int r = t_write(d, b, b->tail, bytes);
+            if (r <= 0)
+                return r < 0 ? -1 : progress;
             progress = 1;
             continue;
         }
@@ -399,42 +399,23 @@ static int t_dir_pump(struct mrd_worker *w, struct t_dir *d, uint64_t *bytes)
                 return progress; /* blocked between frames: the answers go first */
             /* else mid-frame: relay on until the frame's end */
         }
-        if (*d->rd_eof) {
-            if (!*d->shut) {
-                if (d->wt)
-                    mrd_tls_shutdown(d->wt);
-                shutdown(d->wfd, SHUT_WR); /* pass the close on */
-                *d->shut = true;
-                progress = 1;
-            }
-            return progress;
-        }
+        if (*d->rd_eof)
+            return t_shut(d) | progress; /* pass the close on */
         if (!*d->rd_ready)
             return progress;
         b = mrd_buf_get(&w->bufs);
         if (!b)
             return -1;
         *d->buf = b;
-        ssize_t n = mrd_io_read(d->rfd, d->rt, b->data, MRD_BUF_SIZE);
         b->head = 0;
-        b->tail = n > 0 ? (uint32_t)n : 0;
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) {
-                *d->rd_ready = false;
-                continue;
-            }
+        ssize_t n = t_read(d, b, 0);
+        if (n < 0)
             return -1;
-        }
-        if (n == 0) {
-            *d->rd_eof = true;
-            *d->rd_ready = false;
+        if (n == 0)
             continue;
-        }
         mrd_tunnel_track(d->ws, (const uint8_t *)b->data, (size_t)n);
         if (*d->shut && d->edge_out)
             b->head = b->tail; /* the gateway closed this side: the rest is dropped */
-        if ((size_t)n < MRD_BUF_SIZE && !*d->rdhup && !d->rt)
-            *d->rd_ready = false; /* drained: the next edge will tell */
         progress = 1;
     }
 }
