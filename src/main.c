@@ -246,6 +246,15 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Block the control signals before the listeners open: a SIGTERM sent as soon as the port
+     * answers (while TLS contexts and CA stores still load) then waits for the signalfd and
+     * drains, instead of killing the process. Workers inherit the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     int nw = cfg->server.workers;
     int nl = (int)cfg->server.n_listen;
@@ -289,12 +298,6 @@ int main(int argc, char **argv)
     }
     mrd_timer_init(&c->drain_check, on_drain_check);
 
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* workers inherit the mask */
     c->sig_io.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     c->sig_io.cb = on_signal;
     if (c->sig_io.fd < 0 || mrd_loop_add(&c->loop, &c->sig_io, EPOLLIN | EPOLLET) < 0) {
