@@ -55,6 +55,7 @@ struct mrd_worker {
     struct mrd_list      conns;        /* client connections */
     struct mrd_list      tunnels;      /* client connections in WebSocket tunnel mode */
     uint32_t             n_tunnels;
+    uint32_t             orphan_ticks; /* ticks since the last full scan for 1012 closes */
     uint32_t             n_conns;
     uint32_t             max_conns;
     struct mrd_list      upools;
