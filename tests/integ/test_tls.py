@@ -16,7 +16,7 @@ import pytest
 
 from integ_util import (HOST, HttpConn, free_port, lb_config, lb_pool, origin_entry, request_bytes,
                         wait_until)
-from ws_client import OP_BIN, OP_TEXT, WsClient
+from ws_client import OP_BIN, OP_PING, OP_PONG, OP_TEXT, WsClient, big_payload, build_frame
 from ws_origin import WsOrigin
 
 MOZ_TLS13 = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
@@ -499,6 +499,35 @@ def test_allow_insecure_change_applies_on_reload(procs, certs, tmp_path):
 
 # ---------------------------------------------------------------------------
 # wss
+
+def test_wss_auto_response(procs, certs):
+    """auto_response over TLS: the gateway answers "ping" and pings on a wss tunnel (also in
+    a burst, and byte by byte through TLS records), relays other messages, and its answers
+    never break a large origin frame."""
+    o = WsOrigin(name="ws1").start()
+    procs.items.append(o)
+    rule = {"match": {"path": "/socket/*"}, "pools": ["p1"],
+            "websocket": {"auto_response": {"request": "ping", "response": "pong"}}}
+    t = start_tls(procs, {"p1": lb_pool([("ws1", o.port)])}, [certs["a"], certs["b"]], certs["ca"],
+                  lb={"rules": [rule]})
+    c = WsClient.connect(t.port, "/socket/tls", host="a.test", tls=t.ctx(), server_hostname="a.test")
+    assert c.echo(OP_TEXT, "ping") == (OP_TEXT, b"pong")
+    f = build_frame(OP_PING, b"tls-beat")
+    for i in range(len(f)):
+        c.send_raw(f[i:i + 1])
+    assert c.recv_message() == (OP_PONG, b"tls-beat")
+    c.send_raw(b"".join(build_frame(OP_TEXT, b"ping") for _ in range(500)))
+    for _ in range(500):
+        assert c.recv_message() == (OP_TEXT, b"pong")
+    c.send_text("big:%d" % (2 * 1024 * 1024))
+    for _ in range(10):
+        c.send_frame(OP_TEXT, b"ping")
+    got = [c.recv_message(timeout=20) for _ in range(11)]
+    assert sum(1 for g in got if g == (OP_TEXT, b"pong")) == 10
+    assert [g[1] for g in got if g[0] == OP_BIN] == [big_payload(2 * 1024 * 1024)]
+    assert c.echo(OP_TEXT, "relayed") == (OP_TEXT, b"relayed")
+    assert "ping" not in o.stats["texts"] and o.stats["pings"] == 0
+
 
 def test_wss_through_gateway(procs, certs):
     """A WebSocket over TLS (wss) through the TLS listener: 101, echoes of small and > 64 KiB
