@@ -636,12 +636,18 @@ def main(argv=None):
     a = ap.parse_args(argv)
     o = Origin(a.host, a.port, a.name, keepalive_timeout=a.keepalive_timeout,
                health_status=a.health_status, health_body=a.health_body, delay_ms=a.delay_ms).start()
+    return serve(o, "origin", a)
+
+
+def serve(o, what, a):
+    """The command-line servers' common end: reports the bound port (to --port-file, atomically,
+    and to stderr), then runs until SIGTERM or SIGINT and stops <o>. Used by ws_origin.py too."""
     if a.port_file:
         tmp = a.port_file + ".tmp"
         with open(tmp, "w") as f:
             f.write("%d\n" % o.port)
         os.replace(tmp, a.port_file)
-    print("origin %s listening on %s:%d" % (a.name, a.host, o.port), file=sys.stderr, flush=True)
+    print("%s %s listening on %s:%d" % (what, a.name, a.host, o.port), file=sys.stderr, flush=True)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

@@ -41,14 +41,14 @@ import base64
 import collections
 import hashlib
 import json
-import os
 import resource
 import selectors
-import signal
 import socket
 import struct
 import sys
 import threading
+
+from origin import serve
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_HEAD = 65536
@@ -481,19 +481,7 @@ def main(argv=None):
     if soft < hard:  # many tunnels: one socket each
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     o = WsOrigin(a.host, a.port, a.name).start()
-    if a.port_file:
-        tmp = a.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % o.port)
-        os.replace(tmp, a.port_file)
-    print("ws origin %s listening on %s:%d" % (a.name, a.host, o.port), file=sys.stderr, flush=True)
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    while not done.wait(1):
-        pass
-    o.stop()
-    return 0
+    return serve(o, "ws origin", a)
 
 
 if __name__ == "__main__":

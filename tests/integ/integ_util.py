@@ -545,34 +545,29 @@ class Meridian:
         return r
 
 
-class OriginProcess:
-    """tools/origin.py as a subprocess (for tests that SIGKILL the origin).
-    extra: keepalive_timeout (s), health_status, delay_ms -> the matching command-line flags.
-    After kill(), start() again comes back on the same port."""
+class ToolProcess:
+    """A test server from tools/ run as a subprocess (its own process and GIL; tests may SIGKILL
+    it). It reports its bound port through --port-file. After kill(), start() again comes back
+    on the same port."""
+    SCRIPT = None   # file name in tools/
+    LABEL = None    # for file names and errors
 
-    def __init__(self, workdir, name="origin", port=0, keepalive_timeout=None, health_status=None,
-                 delay_ms=None):
+    def __init__(self, workdir, name, port=0, extra=()):
         self.workdir = str(workdir)
         self.name = name
         self.req_port = port
         self.port = None
         self.proc = None
-        self.extra = []
-        if keepalive_timeout is not None:
-            self.extra += ["--keepalive-timeout", str(keepalive_timeout)]
-        if health_status is not None:
-            self.extra += ["--health-status", str(health_status)]
-        if delay_ms is not None:
-            self.extra += ["--delay-ms", str(delay_ms)]
+        self.extra = list(extra)
 
     def start(self):
-        pf = os.path.join(self.workdir, "origin-%s-%d.port" % (self.name, id(self)))
+        pf = os.path.join(self.workdir, "%s-%s-%d.port" % (self.LABEL, self.name, id(self)))
         if os.path.exists(pf):
             os.unlink(pf)
         if self.port:  # a restart binds the same port again
             self.req_port = self.port
-        self.errf = open(os.path.join(self.workdir, "origin-%s.stderr" % self.name), "ab")
-        self.proc = subprocess.Popen([PYTHON, os.path.join(TOOLS, "origin.py"), "--port", str(self.req_port),
+        self.errf = open(os.path.join(self.workdir, "%s-%s.stderr" % (self.LABEL, self.name)), "ab")
+        self.proc = subprocess.Popen([PYTHON, os.path.join(TOOLS, self.SCRIPT), "--port", str(self.req_port),
                                       "--name", self.name, "--port-file", pf] + self.extra,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.errf,
                                      start_new_session=True)
@@ -585,24 +580,11 @@ class OriginProcess:
                 break
             time.sleep(0.02)
         self.kill()
-        raise AssertionError("origin.py did not start")
+        raise AssertionError("%s did not start" % self.SCRIPT)
 
     @property
     def stats(self):
-        r = request(self.port, target="/__stats", host="origin")
-        return r.json()
-
-    def control(self, target):
-        """Sends a control request (/__health?status=503, /__delay?ms=50) straight to the origin."""
-        r = request(self.port, "POST", target, host="origin")
-        assert r.status == 200, r
-        return r
-
-    def set_health(self, status):
-        self.control("/__health?status=%d" % status)
-
-    def set_delay(self, ms, serial=False):
-        self.control("/__delay?ms=%d%s" % (ms, "&serial=1" if serial else ""))
+        return request(self.port, target="/__stats", host="origin").json()
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -616,6 +598,35 @@ class OriginProcess:
                 pass
         if getattr(self, "errf", None):
             self.errf.close()
+
+
+class OriginProcess(ToolProcess):
+    """tools/origin.py as a subprocess (for tests that SIGKILL the origin).
+    extra: keepalive_timeout (s), health_status, delay_ms -> the matching command-line flags."""
+    SCRIPT, LABEL = "origin.py", "origin"
+
+    def __init__(self, workdir, name="origin", port=0, keepalive_timeout=None, health_status=None,
+                 delay_ms=None):
+        extra = []
+        if keepalive_timeout is not None:
+            extra += ["--keepalive-timeout", str(keepalive_timeout)]
+        if health_status is not None:
+            extra += ["--health-status", str(health_status)]
+        if delay_ms is not None:
+            extra += ["--delay-ms", str(delay_ms)]
+        super().__init__(workdir, name, port, extra)
+
+    def control(self, target):
+        """Sends a control request (/__health?status=503, /__delay?ms=50) straight to the origin."""
+        r = request(self.port, "POST", target, host="origin")
+        assert r.status == 200, r
+        return r
+
+    def set_health(self, status):
+        self.control("/__health?status=%d" % status)
+
+    def set_delay(self, ms, serial=False):
+        self.control("/__delay?ms=%d%s" % (ms, "&serial=1" if serial else ""))
 
 
 def run_meridian(args, timeout=10.0, cwd=None):

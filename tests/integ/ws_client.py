@@ -14,13 +14,12 @@ import selectors
 import socket
 import ssl
 import struct
-import subprocess
 import time
 
-from integ_util import HOST, PYTHON, TOOLS, HttpConn, request, request_bytes
+from integ_util import HOST, HttpConn, ToolProcess, request, request_bytes
 
 from ws_origin import (OP_BIN, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,  # noqa: F401
-                       accept_key, big_payload)
+                       accept_key, big_payload, unmask)
 
 
 class Frame:
@@ -68,15 +67,7 @@ def build_frame(opcode, payload=b"", fin=True, mask=True, rsv=0, mask_key=None):
     if not mask:
         return head + payload
     mk = mask_key or os.urandom(4)
-    return head + mk + _xor(mk, payload)
-
-
-def _xor(mk, data):
-    n = len(data)
-    if n == 0:
-        return b""
-    key = (mk * (n // 4 + 1))[:n]
-    return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
+    return head + mk + unmask(mk, payload)
 
 
 def parse_frame(buf):
@@ -107,7 +98,7 @@ def parse_frame(buf):
         return None, 0
     payload = bytes(buf[pos:pos + n])
     if masked:
-        payload = _xor(mk, payload)
+        payload = unmask(mk, payload)
     return Frame(bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F, payload, masked), pos + n
 
 
@@ -251,56 +242,14 @@ class WsClient:
 # ---------------------------------------------------------------------------
 # ws_origin.py as a subprocess (many tunnels need their own process and GIL)
 
-class WsOriginProcess:
+class WsOriginProcess(ToolProcess):
+    SCRIPT, LABEL = "ws_origin.py", "ws-origin"
+
     def __init__(self, workdir, name="ws", port=0):
-        self.workdir = str(workdir)
-        self.name = name
-        self.req_port = port
-        self.port = None
-        self.proc = None
-
-    def start(self):
-        pf = os.path.join(self.workdir, "ws-origin-%s-%d.port" % (self.name, id(self)))
-        if os.path.exists(pf):
-            os.unlink(pf)
-        self.errf = open(os.path.join(self.workdir, "ws-origin-%s.stderr" % self.name), "ab")
-        self.proc = subprocess.Popen([PYTHON, os.path.join(TOOLS, "ws_origin.py"), "--port",
-                                      str(self.req_port), "--name", self.name, "--port-file", pf],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.errf,
-                                     start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if os.path.exists(pf):
-                self.port = int(open(pf).read().strip())
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.kill()
-        raise AssertionError("ws_origin.py did not start")
-
-    @property
-    def stats(self):
-        return request(self.port, target="/__stats", host="origin").json()
+        super().__init__(workdir, name, port)
 
     def reset_stats(self):
         request(self.port, target="/__reset_stats", host="origin")
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, 9)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        if getattr(self, "errf", None):
-            self.errf.close()
-
-    # the conftest factory cleans up anything with kill()
-    stop = kill
 
 
 # ---------------------------------------------------------------------------
