@@ -102,6 +102,7 @@ class _Conn:
         self.frag_op = None           # opcode of the message being reassembled
         self.frag = bytearray()
         self.dead = False
+        self.rsv_ok = 0               # reserved bits the 101's extension allows (0x40 deflate)
 
 
 class WsOrigin:
@@ -333,8 +334,15 @@ class WsOrigin:
         with self._lock:
             self.upgrades += 1
             self.last_upgrade_headers = [list(kv) for kv in hdrs]
-        resp = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                "Sec-WebSocket-Accept: %s\r\nX-Origin: %s\r\n\r\n" % (accept_key(key), self.name))
+        # test paths: a 101 that breaks RFC 6455 4.2.2, and one that accepts permessage-deflate
+        # (RSV1 frames are then counted, not refused; their payload is not inflated)
+        conn = "" if path.endswith("/bad101-noconn") else "Connection: Upgrade\r\n"
+        acc = "" if path.endswith("/bad101-noaccept") else "Sec-WebSocket-Accept: %s\r\n" % accept_key(key)
+        ext = ""
+        if path.endswith("/deflate"):
+            ext, c.rsv_ok = "Sec-WebSocket-Extensions: permessage-deflate\r\n", 0x40
+        resp = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n%s%s%sX-Origin: %s\r\n\r\n"
+                % (conn, acc, ext, self.name))
         c.ws = True
         self._send(c, resp.encode("latin-1"))
         return False
@@ -392,7 +400,7 @@ class WsOrigin:
             self._frame(c, bool(b0 & 0x80), b0 & 0x70, b0 & 0x0F, payload)
 
     def _frame(self, c, fin, rsv, op, payload):
-        if rsv:
+        if rsv & ~c.rsv_ok:
             return self._fail(c, "reserved bits set")
         if op >= 0x8:
             if not fin or len(payload) > 125 or op not in (OP_CLOSE, OP_PING, OP_PONG):

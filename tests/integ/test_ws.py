@@ -396,6 +396,38 @@ def test_auto_response_liveness_in_admin_and_metrics(procs, tmp_path):
     assert len(ts) == 1 and abs(float(ts[0].rsplit(" ", 1)[1]) - t0) < 5, ts
 
 
+@pytest.mark.parametrize("path,why", [
+    ("/x/bad101-noaccept", "lacks a well-formed Sec-WebSocket-Accept"),
+    ("/x/bad101-noconn", "lacks Connection: upgrade"),
+])
+def test_malformed_101_is_502(procs, tmp_path, path, why):
+    """An origin whose 101 lacks Sec-WebSocket-Accept or Connection: upgrade is not trusted
+    with a tunnel: the client gets 502 naming the reason, and no tunnel is counted."""
+    m, (o,), adm = ws_setup(procs, tmp_path, admin=True)
+    c = WsClient.connect(m.port, path, check=False)
+    assert c.response.status == 502, c.response
+    assert why in c.response.body.decode(), c.response.body
+    assert origin_tunnels(adm) == 0
+
+
+def test_extension_rsv_bits_follow_the_101(procs, tmp_path):
+    """On an auto_response route the frame checks allow RSV1 only when the origin's 101
+    accepted permessage-deflate: then a compressed frame passes (and a compressed "ping" is
+    not answered by the gateway); without the extension the same frame gets 1002."""
+    origins = [ws_origin(procs, "ws1")]
+    m = procs.meridian(ws_config(origins, lb={"rules": [AUTO_RULE]}))
+    c = WsClient.connect(m.port, "/socket/deflate")
+    assert c.response.header("Sec-WebSocket-Extensions") == "permessage-deflate"
+    c.send_frame(OP_TEXT, b"ping", rsv=4)
+    c.send_frame(OP_TEXT, b"after")
+    assert c.recv_message() == (OP_TEXT, b"ping"), "the compressed frame went to the origin"
+    assert c.recv_message() == (OP_TEXT, b"after")
+    assert origins[0].stats["protocol_errors"] == 0
+    plain = WsClient.connect(m.port, "/socket/plain")
+    plain.send_frame(OP_TEXT, b"ping", rsv=4)
+    assert plain.recv_close(timeout=5)[0] == 1002
+
+
 @pytest.mark.parametrize("bad", [
     pytest.param(build_frame(OP_PING, b"x" * 126), id="control-over-125"),
     pytest.param(build_frame(OP_PING, b"x", fin=False), id="fragmented-control"),
