@@ -872,13 +872,6 @@ ssize_t mrd_tls_read(struct mrd_tls_conn *c, void *buf, size_t len)
     return tls_io_error(c, 0, "read", -EPROTO);
 }
 
-size_t mrd_tls_pending(const struct mrd_tls_conn *c)
-{
-    int n = SSL_pending(c->ssl);
-
-    return n > 0 ? (size_t)n : 0;
-}
-
 /* Where the next SSL_write_ex() takes its bytes from: in place when the rest of the current
  * buffer is a full record or the last bytes offered, else gathered into <tmp>. */
 static const void *tls_chunk(const struct iovec *iov, int n, int i, size_t off,

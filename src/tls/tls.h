@@ -78,11 +78,10 @@ struct mrd_tls_conn *mrd_tls_accept(struct mrd_tls_server *s, int fd);
 int mrd_tls_handshake(struct mrd_tls_conn *c);
 /* Reads plaintext: bytes (> 0), 0 at the end of the stream (close_notify or TCP EOF; see
  * mrd_tls_eof_clean()), -EAGAIN to wait for the socket (see mrd_tls_wants_write()),
- * -ECONNRESET, or -EPROTO on a TLS error (mrd_tls_error()). */
+ * -ECONNRESET, or -EPROTO on a TLS error (mrd_tls_error()). Records may already be read
+ * from the socket and buffered (read_ahead), so call it until -EAGAIN before waiting for the
+ * socket to become readable: the proxy always does. */
 ssize_t mrd_tls_read(struct mrd_tls_conn *c, void *buf, size_t len);
-/* Plaintext bytes already decrypted and buffered: read them before waiting for the socket,
- * which will not become readable for them. */
-size_t mrd_tls_pending(const struct mrd_tls_conn *c);
 /* Encrypts and sends from <n> buffers: bytes taken (> 0, maybe fewer than offered), -EAGAIN
  * to wait for the socket, -EPIPE, -ECONNRESET or -EPROTO. Small buffers are gathered into
  * one record of up to 16 KiB (one copy); a buffer of 16 KiB or more is encrypted in place.
